@@ -1,0 +1,19 @@
+# Project tasks. The README's two commands are `make run` and `make test`.
+.PHONY: run test vendor lint messages
+
+run:  ## set up and run web + worker + beat on http://127.0.0.1:8000
+	bash scripts/run.sh
+
+test:  ## set up and run the whole test suite
+	bash scripts/test.sh $(ARGS)
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+messages:  ## refresh the Korean catalogue (needs gettext); commit the .po and .mo
+	DEBUG=1 .venv/bin/python manage.py makemessages -l ko --ignore=.venv --ignore=var --ignore=static/vendor
+	DEBUG=1 .venv/bin/python manage.py compilemessages -l ko --ignore=.venv
+
+vendor:  ## refresh static/vendor/ from pinned npm packages
+	bash scripts/vendor.sh

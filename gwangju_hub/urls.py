@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+
+from .forms import LoginForm
+
+admin.site.site_header = _("Gwangju Hub administration")
+admin.site.site_title = _("Gwangju Hub")
+
+urlpatterns = [
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            redirect_authenticated_user=True, authentication_form=LoginForm
+        ),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("issues/", include("issues.urls")),
+    path("dashboard/", include("meetings.dashboard_urls")),
+    path("", include("agencies.urls")),
+]

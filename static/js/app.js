@@ -1,0 +1,28 @@
+// Gwangju Hub's own behaviour on top of htmx and KRDS. No inline scripts
+// anywhere, so a strict Content-Security-Policy can be switched on later.
+(function () {
+  "use strict";
+
+  document.addEventListener("htmx:configRequest", function () {
+    // Nothing to add: the CSRF token travels in hx-headers on <body>.
+  });
+
+  // An expired session must not swap the login page into a fragment: the
+  // server answers htmx with HX-Redirect, and 4xx/5xx show a readable notice.
+  document.addEventListener("htmx:responseError", function (event) {
+    var target = document.getElementById("htmx-error");
+    if (target) {
+      target.hidden = false;
+      target.focus();
+    }
+  });
+
+  // KRDS initialises its components once on DOMContentLoaded; re-run the
+  // ones that can appear inside swapped content. Each init skips elements it
+  // has already bound.
+  document.addEventListener("htmx:afterSettle", function () {
+    /* global krds_accordion, krds_tab */
+    if (typeof krds_accordion !== "undefined") { krds_accordion.init(); }
+    if (typeof krds_tab !== "undefined") { krds_tab.init(); }
+  });
+})();

@@ -1,0 +1,80 @@
+"""Personas shared by every test.
+
+Alice works at agency A, Bob at agency B, Carol at agency C (an outsider to
+most issues); Hana heads agency A, Victor is its vice-head; Minji works in
+the Mayor's office at the city hall.
+"""
+
+import pytest
+
+from agencies.models import Agency, Role
+from tests.factories import AgencyFactory, UserFactory
+
+
+@pytest.fixture
+def city(db):
+    return AgencyFactory(
+        slug="gwangju-city",
+        name_ko="광주광역시청",
+        name_en="Gwangju City Hall",
+        kind=Agency.Kind.CITY,
+    )
+
+
+@pytest.fixture
+def agency_a(db):
+    return AgencyFactory(slug="agency-a", name_ko="광주가기관", name_en="Agency A")
+
+
+@pytest.fixture
+def agency_b(db):
+    return AgencyFactory(slug="agency-b", name_ko="광주나기관", name_en="Agency B")
+
+
+@pytest.fixture
+def agency_c(db):
+    return AgencyFactory(slug="agency-c", name_ko="광주다기관", name_en="Agency C")
+
+
+@pytest.fixture
+def alice(agency_a):
+    return UserFactory(username="alice", agency=agency_a, role=Role.STAFF)
+
+
+@pytest.fixture
+def bob(agency_b):
+    return UserFactory(username="bob", agency=agency_b, role=Role.STAFF)
+
+
+@pytest.fixture
+def carol(agency_c):
+    return UserFactory(username="carol", agency=agency_c, role=Role.STAFF)
+
+
+@pytest.fixture
+def hana(agency_a):
+    return UserFactory(username="hana", agency=agency_a, role=Role.HEAD)
+
+
+@pytest.fixture
+def victor(agency_a):
+    return UserFactory(username="victor", agency=agency_a, role=Role.VICE_HEAD)
+
+
+@pytest.fixture
+def minji(city):
+    return UserFactory(username="minji", agency=city, role=Role.MAYOR_OFFICE)
+
+
+@pytest.fixture
+def superuser(city):
+    user = UserFactory(username="root", agency=city, role=Role.MAYOR_OFFICE)
+    user.is_staff = user.is_superuser = True
+    user.save()
+    return user
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 is slow by design; tests create many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

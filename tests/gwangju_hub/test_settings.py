@@ -1,0 +1,45 @@
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+
+def _settings_in_subprocess(env: dict[str, str], expr: str) -> subprocess.CompletedProcess:
+    code = f"import django; from django.conf import settings; django.setup(); print({expr})"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**{k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}, **env},
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        timeout=60,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _settings_in_subprocess({"DEBUG": "0"}, "settings.SECRET_KEY")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_turns_on_https_settings_unless_told_otherwise():
+    key = "k" * 64
+    on = _settings_in_subprocess(
+        {"DEBUG": "0", "SECRET_KEY": key},
+        "settings.SECURE_SSL_REDIRECT, settings.SESSION_COOKIE_SECURE",
+    )
+    off = _settings_in_subprocess(
+        {"DEBUG": "0", "SECRET_KEY": key, "SECURE_SSL_REDIRECT": "0"},
+        "settings.SECURE_SSL_REDIRECT",
+    )
+
+    assert on.stdout.strip() == "True True", on.stderr
+    assert off.stdout.strip() == "False", off.stderr
+
+
+def test_time_zone_and_language():
+    assert settings.TIME_ZONE == "Asia/Seoul" and settings.USE_TZ
+    assert settings.LANGUAGE_CODE == "ko"
+    assert [code for code, _ in settings.LANGUAGES] == ["ko", "en"]
