@@ -9,6 +9,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=".venv/.installed${extra:+-$extra}"
+# A dev install includes everything a plain one has.
+if [ -z "$extra" ] && [ -f .venv/.installed-dev ] && [ ! pyproject.toml -nt .venv/.installed-dev ]; then
+  stamp=.venv/.installed-dev
+fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "› installing dependencies${extra:+ (with $extra)}"
   .venv/bin/python -m pip install --quiet --upgrade pip
