@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "agencies",
     "issues",
     "meetings",
+    "gwangju_hub",
 ]
 
 MIDDLEWARE = [

@@ -3,7 +3,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from agencies.management.commands.seed_demo import DATA_FILE
+from agencies.demo import DATA_FILE
 from agencies.models import Agency, Role, User
 
 pytestmark = pytest.mark.django_db
