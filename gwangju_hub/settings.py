@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "agencies.middleware.HtmxLoginRedirectMiddleware",
 ]
 
 ROOT_URLCONF = "gwangju_hub.urls"
@@ -78,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "issues.context_processors.notifications",
             ],
         },
     },
@@ -162,6 +164,8 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Absolute links in e-mails (mail has no request to build them from).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 EMAIL_TIMEOUT = 10
 
 # --- Security ---------------------------------------------------------------

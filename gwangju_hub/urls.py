@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("issues/", include("issues.urls")),
+    path("notifications/", include("issues.notification_urls")),
     path("dashboard/", include("meetings.dashboard_urls")),
     path("", include("agencies.urls")),
 ]

@@ -6,4 +6,17 @@ app_name = "issues"
 
 urlpatterns = [
     path("", views.issue_list, name="list"),
+    path("export.csv", views.issue_export, name="export"),
+    path("new/", views.issue_create, name="create"),
+    path("<int:pk>/", views.issue_detail, name="detail"),
+    path("<int:pk>/edit/", views.issue_edit, name="edit"),
+    path("<int:pk>/status/", views.issue_change_status, name="status"),
+    path("<int:pk>/comments/", views.comment_create, name="comment"),
+    path(
+        "<int:pk>/cooperations/<int:cooperation_id>/answer/",
+        views.cooperation_answer,
+        name="answer",
+    ),
+    path("<int:pk>/attachments/", views.attachment_upload, name="attachment_upload"),
+    path("<int:pk>/attachments/<int:attachment_id>/", views.attachment_download, name="attachment"),
 ]

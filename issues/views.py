@@ -1,8 +1,354 @@
+"""Issue pages. Thin: parse input, call a selector or service, render.
+
+Every view that takes an issue id starts with ``_get_issue_for_user``, so an
+issue the user may not read is a 404 everywhere, fragments included.
+"""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import trigger_client_event
+
+from . import rules, selectors, services
+from .forms import (
+    AttachmentForm,
+    CommentForm,
+    CooperationAnswerForm,
+    IssueFilterForm,
+    IssueForm,
+    StatusForm,
+)
+from .models import Attachment, Cooperation, Issue
+
+PAGE_SIZE = 25
+
+
+def _get_issue_for_user(request: HttpRequest, pk: int) -> Issue:
+    try:
+        return selectors.issue_detail(pk, request.user)
+    except Issue.DoesNotExist:
+        raise Http404 from None
 
 
 @login_required
+@require_GET
+@vary_on_headers("HX-Request")
 def issue_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "issues/issue_list.html", {})
+    form = IssueFilterForm(request.GET)
+    filters = form.filters()
+    issues = selectors.issue_list(user=request.user, filters=filters)
+    page = Paginator(selectors.with_list_relations(issues), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "query": query.urlencode(),
+        "export_query": query.urlencode(),
+        "today": timezone.localdate(),
+    }
+    template = "issues/issue_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def issue_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered list as CSV, UTF-8 with BOM so Excel opens Korean text."""
+    filters = IssueFilterForm(request.GET).filters()
+    issues = selectors.with_list_relations(selectors.issue_list(user=request.user, filters=filters))
+
+    class Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    writer = csv.writer(Echo())
+    header = [
+        _("ID"),
+        _("Title"),
+        _("Lead agency"),
+        _("Cooperating agencies"),
+        _("Category"),
+        _("Priority"),
+        _("Status"),
+        _("Visibility"),
+        _("Due date"),
+        _("Filed"),
+        _("Updated"),
+    ]
+
+    def rows():
+        yield "\ufeff" + writer.writerow(header)
+        for issue in issues.iterator(chunk_size=500):
+            yield writer.writerow(
+                [
+                    issue.pk,
+                    issue.title,
+                    issue.lead_agency.name,
+                    "; ".join(
+                        f"{c.agency.name} ({c.get_status_display()})"
+                        for c in issue.cooperations.all()
+                    ),
+                    issue.category.name if issue.category else "",
+                    issue.get_priority_display(),
+                    issue.get_status_display(),
+                    issue.get_visibility_display(),
+                    issue.due_date.isoformat() if issue.due_date else "",
+                    timezone.localtime(issue.created_at).strftime("%Y-%m-%d %H:%M"),
+                    timezone.localtime(issue.updated_at).strftime("%Y-%m-%d %H:%M"),
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="gwangju-hub-issues-{stamp}.csv"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def issue_create(request: HttpRequest) -> HttpResponse:
+    form = IssueForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        data.pop("version", None)
+        try:
+            issue = services.issue_create(actor=request.user, **data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        except PermissionDenied:
+            form.add_error("lead_agency", _("You may only file issues for your own organization."))
+        else:
+            messages.success(request, _("The issue was filed."))
+            return redirect(issue)
+    return render(request, "issues/issue_form.html", {"form": form, "issue": None})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def issue_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    issue = _get_issue_for_user(request, pk)
+    if not rules.can_edit(request.user, issue):
+        raise PermissionDenied
+    form = IssueForm(request.POST or None, instance=issue, user=request.user)
+    stale = None
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        version = data.pop("version") or 0
+        cooperating = data.pop("cooperating_agencies")
+        try:
+            services.issue_update(
+                issue=issue,
+                actor=request.user,
+                expected_version=version,
+                cooperating_agencies=cooperating,
+                **data,
+            )
+        except services.StaleIssueError as exc:
+            # Keep every character the user typed; move the form to the new
+            # version so that saving again is a deliberate choice.
+            stale = exc.current
+            form = IssueForm(
+                _with_version(request.POST, stale.version), instance=stale, user=request.user
+            )
+            form.is_valid()
+            form.add_error(
+                None,
+                _(
+                    "Someone else saved this issue while you were editing it. Your changes are "
+                    "kept below but were not saved. Check their changes, then save again."
+                ),
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        except PermissionDenied:
+            form.add_error("lead_agency", _("You may not move this issue to that organization."))
+        else:
+            messages.success(request, _("Your changes were saved."))
+            return redirect(issue)
+    return render(request, "issues/issue_form.html", {"form": form, "issue": issue, "stale": stale})
+
+
+def _with_version(data, version: int):
+    data = data.copy()
+    data["version"] = str(version)
+    return data
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def issue_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    issue = _get_issue_for_user(request, pk)
+    context = _detail_context(request, issue)
+    template = "issues/issue_detail.html"
+    if request.htmx and request.GET.get("partial") in ("timeline", "cooperations", "attachments"):
+        template += "#" + request.GET["partial"]
+    return render(request, template, context)
+
+
+def _detail_context(request: HttpRequest, issue: Issue, **forms) -> dict:
+    user = request.user
+    answer_forms = {
+        c.pk: forms.get("answer_forms", {}).get(c.pk) or CooperationAnswerForm(prefix=f"c{c.pk}")
+        for c in issue.cooperations.all()
+        if rules.can_answer_cooperation(user, c)
+    }
+    return {
+        "issue": issue,
+        "can_edit": rules.can_edit(user, issue),
+        "can_comment": rules.can_comment(user, issue),
+        "status_form": forms.get("status_form")
+        or StatusForm(initial={"status": issue.status, "version": issue.version}),
+        "comment_form": forms.get("comment_form") or CommentForm(),
+        "attachment_form": forms.get("attachment_form") or AttachmentForm(),
+        "answer_forms": answer_forms,
+        "status_error": forms.get("status_error"),
+    }
+
+
+def _after_post(request: HttpRequest, issue: Issue, partial: str, message: str) -> HttpResponse:
+    """PRG without htmx; with htmx, the updated fragment plus an event for the timeline."""
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect(issue)
+    issue = _get_issue_for_user(request, issue.pk)
+    context = _detail_context(request, issue)
+    context["flash"] = message
+    response = render(request, f"issues/issue_detail.html#{partial}", context)
+    return trigger_client_event(response, "issueChanged")
+
+
+def _form_errors(request: HttpRequest, issue: Issue, partial: str, **forms) -> HttpResponse:
+    # 200, not 4xx: htmx 2 does not swap error responses, and the user must see the message.
+    template = "issues/issue_detail.html" + (f"#{partial}" if request.htmx else "")
+    return render(request, template, _detail_context(request, issue, **forms))
+
+
+@login_required
+@require_POST
+def issue_change_status(request: HttpRequest, pk: int) -> HttpResponse:
+    issue = _get_issue_for_user(request, pk)
+    if not rules.can_edit(request.user, issue):
+        raise PermissionDenied
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        return _form_errors(request, issue, "status", status_form=form)
+    try:
+        services.issue_change_status(
+            issue=issue,
+            actor=request.user,
+            expected_version=form.cleaned_data["version"],
+            status=form.cleaned_data["status"],
+        )
+    except services.StaleIssueError:
+        return _form_errors(
+            request,
+            issue,
+            "status",
+            status_form=form,
+            status_error=_(
+                "Someone else changed this issue in the meantime; the status was not changed. "
+                "Reload the page to see the current state."
+            ),
+        )
+    return _after_post(request, issue, "status", _("The status was changed."))
+
+
+@login_required
+@require_POST
+def comment_create(request: HttpRequest, pk: int) -> HttpResponse:
+    issue = _get_issue_for_user(request, pk)
+    if not rules.can_comment(request.user, issue):
+        raise PermissionDenied
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return _form_errors(request, issue, "comment-form", comment_form=form)
+    try:
+        services.comment_create(issue=issue, actor=request.user, body=form.cleaned_data["body"])
+    except ValidationError as exc:
+        _add_errors(form, exc)
+        return _form_errors(request, issue, "comment-form", comment_form=form)
+    return _after_post(request, issue, "comment-form", _("Your comment was posted."))
+
+
+@login_required
+@require_POST
+def cooperation_answer(request: HttpRequest, pk: int, cooperation_id: int) -> HttpResponse:
+    issue = _get_issue_for_user(request, pk)
+    cooperation = get_object_or_404(Cooperation, pk=cooperation_id, issue=issue)
+    if not rules.can_answer_cooperation(request.user, cooperation):
+        raise PermissionDenied
+    form = CooperationAnswerForm(request.POST, prefix=f"c{cooperation.pk}")
+    if not form.is_valid():
+        return _form_errors(request, issue, "cooperations", answer_forms={cooperation.pk: form})
+    services.cooperation_answer(
+        cooperation=cooperation,
+        actor=request.user,
+        status=form.cleaned_data["status"],
+        note=form.cleaned_data["note"],
+    )
+    return _after_post(request, issue, "cooperations", _("Your answer was recorded."))
+
+
+@login_required
+@require_POST
+def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    issue = _get_issue_for_user(request, pk)
+    if not rules.can_attach(request.user, issue):
+        raise PermissionDenied
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.attachment_add(
+                issue=issue, actor=request.user, uploaded_file=form.cleaned_data["file"]
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+    if form.errors:
+        return _form_errors(request, issue, "attachments", attachment_form=form)
+    return _after_post(request, issue, "attachments", _("The file was attached."))
+
+
+@login_required
+@require_GET
+def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> FileResponse:
+    issue = _get_issue_for_user(request, pk)
+    attachment = get_object_or_404(Attachment, pk=attachment_id, issue=issue)
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

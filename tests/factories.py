@@ -36,3 +36,23 @@ class UserFactory(factory.django.DjangoModelFactory):
         self.set_password(extracted or TEST_PASSWORD)
         if create:
             self.save(update_fields=["password"])
+
+
+class IssueFactory(factory.django.DjangoModelFactory):
+    """An issue row without timeline events; use issues.services for behaviour."""
+
+    class Meta:
+        model = "issues.Issue"
+
+    title = factory.Sequence(lambda n: f"현안 {n}: 인공지능을 활용한 민원 분석")
+    description = "설명"
+    lead_agency = factory.SubFactory(AgencyFactory)
+    created_by = factory.SubFactory(UserFactory, agency=factory.SelfAttribute("..lead_agency"))
+
+
+class CooperationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "issues.Cooperation"
+
+    issue = factory.SubFactory(IssueFactory)
+    agency = factory.SubFactory(AgencyFactory)

@@ -26,3 +26,28 @@
     if (typeof krds_tab !== "undefined") { krds_tab.init(); }
   });
 })();
+
+// A filter box for long <select multiple> lists (cooperating agencies):
+// typing hides the options that don't match; chosen ones always stay visible.
+(function () {
+  "use strict";
+  function bind(root) {
+    root.querySelectorAll("[data-filter-options]").forEach(function (input) {
+      if (input.dataset.bound) { return; }
+      input.dataset.bound = "1";
+      var wrapper = input.closest(".js-only");
+      if (wrapper) { wrapper.hidden = false; }
+      var select = document.getElementById(input.dataset.filterOptions);
+      if (!select) { return; }
+      input.addEventListener("input", function () {
+        var needle = input.value.trim().toLowerCase();
+        Array.prototype.forEach.call(select.options, function (option) {
+          var match = !needle || option.text.toLowerCase().indexOf(needle) !== -1;
+          option.hidden = !(match || option.selected);
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { bind(document); });
+  document.addEventListener("htmx:load", function (event) { bind(event.target); });
+})();

@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from agencies.models import Agency, Role, User
+from gwangju_hub.forms import KRDSFormMixin
+
+from .filetypes import MAX_ATTACHMENT_SIZE
+from .models import Category, CooperationStatus, Issue, Priority, Status
+from .selectors import DEFAULT_SORT, IssueFilters
+
+
+class AgencyChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Agency) -> str:
+        return obj.name
+
+
+class AgencyMultipleChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Agency) -> str:
+        return obj.name
+
+
+class CategoryChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Category) -> str:
+        return obj.name
+
+
+class IssueForm(KRDSFormMixin, forms.ModelForm):
+    """File or edit an issue. Choices are limited to what the user may pick."""
+
+    lead_agency = AgencyChoiceField(label=_("Lead agency"), queryset=Agency.objects.none())
+    cooperating_agencies = AgencyMultipleChoiceField(
+        label=_("Cooperating agencies"),
+        queryset=Agency.objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+        help_text=_(
+            "Organizations whose cooperation this issue needs; each one is asked to answer. "
+            "Hold Ctrl (⌘ on a Mac) to choose several."
+        ),
+    )
+    category = CategoryChoiceField(
+        label=_("Category"), queryset=Category.objects.all(), required=False
+    )
+    due_date = forms.DateField(
+        label=_("Due date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Issue
+        fields = [
+            "title",
+            "description",
+            "lead_agency",
+            "cooperating_agencies",
+            "category",
+            "priority",
+            "visibility",
+            "due_date",
+            "assignee",
+        ]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 8}),
+        }
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        active = Agency.objects.active()
+        if user.is_superuser or user.role == Role.MAYOR_OFFICE:
+            self.fields["lead_agency"].queryset = active
+        else:
+            self.fields["lead_agency"].queryset = active.filter(pk=user.agency_id)
+            self.fields["lead_agency"].initial = user.agency_id
+        self.fields["cooperating_agencies"].queryset = active.public_organizations()
+        self.fields["title"].widget.attrs["maxlength"] = 200
+        lead_id = self._lead_agency_id()
+        self.fields["assignee"].queryset = User.objects.filter(
+            agency_id=lead_id, is_active=True
+        ).order_by("last_name", "first_name", "username")
+        self.fields["assignee"].label_from_instance = lambda u: u.display_name
+        self.fields["assignee"].help_text = _("A person of the lead agency (optional).")
+        if self.instance.pk:
+            self.fields["version"].initial = self.instance.version
+            self.initial.setdefault(
+                "cooperating_agencies",
+                list(self.instance.cooperations.values_list("agency_id", flat=True)),
+            )
+
+    def _lead_agency_id(self):
+        if self.is_bound:
+            return self.data.get("lead_agency") or None
+        if self.instance.pk:
+            return self.instance.lead_agency_id
+        return self.user.agency_id
+
+    def clean_due_date(self):
+        due = self.cleaned_data.get("due_date")
+        unchanged = self.instance.pk and due == self.instance.due_date
+        if due and not unchanged and due < timezone.localdate():
+            raise forms.ValidationError(_("The due date cannot be in the past."))
+        return due
+
+    def clean(self):
+        cleaned = super().clean()
+        lead = cleaned.get("lead_agency")
+        cooperating = cleaned.get("cooperating_agencies") or []
+        if lead and any(a.pk == lead.pk for a in cooperating):
+            self.add_error(
+                "cooperating_agencies",
+                _("The lead agency cannot also be a cooperating agency."),
+            )
+        assignee = cleaned.get("assignee")
+        if lead and assignee and assignee.agency_id != lead.pk:
+            self.add_error("assignee", _("The assignee must belong to the lead agency."))
+        return cleaned
+
+
+class StatusForm(KRDSFormMixin, forms.Form):
+    status = forms.ChoiceField(label=_("Status"), choices=Status.choices)
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class CommentForm(KRDSFormMixin, forms.Form):
+    body = forms.CharField(
+        label=_("Comment"),
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Markdown is supported."),
+    )
+
+
+class CooperationAnswerForm(KRDSFormMixin, forms.Form):
+    status = forms.ChoiceField(
+        label=_("Answer"),
+        choices=[
+            (CooperationStatus.ACCEPTED, _("Accept")),
+            (CooperationStatus.DECLINED, _("Decline")),
+            (CooperationStatus.DONE, _("Done")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class AttachmentForm(KRDSFormMixin, forms.Form):
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_("HWP, HWPX, PDF, Office, images, text or CSV; up to 20 MB."),
+    )
+
+    def clean_file(self):
+        uploaded = self.cleaned_data["file"]
+        if uploaded.size > MAX_ATTACHMENT_SIZE:
+            raise forms.ValidationError(_("The file is larger than 20 MB."))
+        return uploaded
+
+
+class IssueFilterForm(KRDSFormMixin, forms.Form):
+    """The list's query parameters. Unknown values are ignored, never a 500."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    agency = forms.ModelChoiceField(
+        label=_("Organization"),
+        required=False,
+        queryset=Agency.objects.all(),
+        to_field_name="slug",
+    )
+    priority = forms.ChoiceField(label=_("Priority"), required=False)
+    category = forms.ModelChoiceField(
+        label=_("Category"), required=False, queryset=Category.objects.all(), to_field_name="slug"
+    )
+    overdue = forms.BooleanField(label=_("Overdue only"), required=False)
+    mine = forms.BooleanField(label=_("Filed by or assigned to me"), required=False)
+    waiting = forms.BooleanField(label=_("Waiting for my agency's answer"), required=False)
+    sort = forms.ChoiceField(label=_("Sort"), required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        everything = [("", _("All"))]
+        self.fields["status"].choices = everything + list(Status.choices)
+        self.fields["priority"].choices = everything + list(Priority.choices)
+        self.fields["agency"].empty_label = _("All")
+        self.fields["agency"].label_from_instance = lambda a: a.name
+        self.fields["category"].empty_label = _("All")
+        self.fields["category"].label_from_instance = lambda c: c.name
+        self.fields["sort"].choices = [
+            ("updated", _("Recently updated")),
+            ("created", _("Recently filed")),
+            ("due", _("Due date")),
+            ("priority", _("Priority")),
+            ("title", _("Title")),
+        ]
+
+    def filters(self) -> IssueFilters:
+        """The valid part of the query; invalid parameters are dropped (see errors)."""
+        data = (
+            self.cleaned_data
+            if self.is_valid()
+            else {
+                name: value
+                for name, value in getattr(self, "cleaned_data", {}).items()
+                if name not in self.errors
+            }
+        )
+        return IssueFilters(
+            q=(data.get("q") or "").strip(),
+            status=data.get("status") or "",
+            agency=data.get("agency"),
+            priority=data.get("priority") or "",
+            category=data.get("category"),
+            overdue=bool(data.get("overdue")),
+            mine=bool(data.get("mine")),
+            waiting=bool(data.get("waiting")),
+            sort=data.get("sort") or DEFAULT_SORT,
+        )

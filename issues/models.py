@@ -1,0 +1,342 @@
+"""Pending issues between organizations, their cooperation, and their timeline."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from agencies.models import Agency, Role
+
+
+class Category(models.Model):
+    """A policy sector, edited by administrators."""
+
+    slug = models.SlugField(_("slug"), unique=True)
+    name_ko = models.CharField(_("Korean name"), max_length=60)
+    name_en = models.CharField(_("English name"), max_length=80)
+    display_order = models.PositiveSmallIntegerField(_("display order"), default=100)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["display_order", "name_ko"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.name_en if (get_language() or "ko").startswith("en") else self.name_ko
+
+
+class Status(models.TextChoices):
+    OPEN = "open", _("Open")
+    IN_PROGRESS = "in_progress", _("In progress")
+    ON_HOLD = "on_hold", _("On hold")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+
+
+# Statuses in which an issue still needs work; "overdue" only applies to these.
+ACTIVE_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.ON_HOLD)
+DONE_STATUSES = (Status.RESOLVED, Status.CLOSED)
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
+
+
+class Visibility(models.TextChoices):
+    ALL = "all", _("All organizations")
+    RESTRICTED = "restricted", _("Involved organizations only")
+
+
+class IssueQuerySet(models.QuerySet["Issue"]):
+    def visible_to(self, user) -> IssueQuerySet:
+        """The only door to the issues a user may read (see CONTRACT.md).
+
+        The Mayor's office (and administrators) read everything; everyone else
+        reads issues open to all, and restricted issues their own agency leads
+        or cooperates on.
+        """
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser or user.role == Role.MAYOR_OFFICE:
+            return self
+        if user.agency_id is None:
+            return self.none()
+        cooperating = Cooperation.objects.filter(issue=OuterRef("pk"), agency_id=user.agency_id)
+        return self.filter(
+            Q(visibility=Visibility.ALL) | Q(lead_agency_id=user.agency_id) | Exists(cooperating)
+        )
+
+    def involving(self, agency: Agency | int) -> IssueQuerySet:
+        """Issues the agency leads or cooperates on."""
+        agency_id = getattr(agency, "pk", agency)
+        cooperating = Cooperation.objects.filter(issue=OuterRef("pk"), agency_id=agency_id)
+        return self.filter(Q(lead_agency_id=agency_id) | Exists(cooperating))
+
+    def overdue(self, today: date | None = None) -> IssueQuerySet:
+        today = today or timezone.localdate()
+        return self.filter(status__in=ACTIVE_STATUSES, due_date__lt=today)
+
+
+class Issue(models.Model):
+    title = models.CharField(_("Title"), max_length=200)
+    description = models.TextField(
+        _("Description"), blank=True, help_text=_("Markdown is supported.")
+    )
+    lead_agency = models.ForeignKey(
+        Agency, verbose_name=_("Lead agency"), on_delete=models.PROTECT, related_name="led_issues"
+    )
+    cooperating_agencies = models.ManyToManyField(
+        Agency,
+        verbose_name=_("Cooperating agencies"),
+        through="Cooperation",
+        related_name="cooperating_issues",
+        blank=True,
+    )
+    category = models.ForeignKey(
+        Category, verbose_name=_("Category"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    priority = models.CharField(
+        _("Priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
+    )
+    status = models.CharField(
+        _("Status"), max_length=12, choices=Status.choices, default=Status.OPEN
+    )
+    visibility = models.CharField(
+        _("Visibility"), max_length=10, choices=Visibility.choices, default=Visibility.ALL
+    )
+    due_date = models.DateField(_("Due date"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.PROTECT,
+        related_name="created_issues",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("Assignee"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_issues",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    # Optimistic locking: every save that starts from a form must name the
+    # version it started from; a mismatch means someone else saved first.
+    version = models.PositiveIntegerField(default=1)
+
+    objects = IssueQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("issue")
+        verbose_name_plural = _("issues")
+        ordering = ["-updated_at", "-id"]
+        indexes = [
+            # The default list order.
+            models.Index(fields=["-updated_at", "-id"], name="issue_updated_idx"),
+            # "My agency" and the dashboard's per-agency counts.
+            models.Index(fields=["lead_agency", "status"], name="issue_lead_status_idx"),
+            # Overdue filters.
+            models.Index(fields=["status", "due_date"], name="issue_status_due_idx"),
+        ]
+        # The Korean substring search indexes (pg_trgm GIN) are created by
+        # migration 0002 on PostgreSQL only; SQLite has no GIN.
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("issues:detail", args=[self.pk])
+
+    @property
+    def is_overdue(self) -> bool:
+        return (
+            self.status in ACTIVE_STATUSES
+            and self.due_date is not None
+            and self.due_date < timezone.localdate()
+        )
+
+    @property
+    def is_restricted(self) -> bool:
+        return self.visibility == Visibility.RESTRICTED
+
+
+class CooperationStatus(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    DONE = "done", _("Done")
+
+
+class Cooperation(models.Model):
+    """One cooperating agency on one issue, and its answer."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="cooperations")
+    agency = models.ForeignKey(
+        Agency,
+        verbose_name=_("organization"),
+        on_delete=models.PROTECT,
+        related_name="cooperations",
+    )
+    status = models.CharField(
+        _("answer"),
+        max_length=10,
+        choices=CooperationStatus.choices,
+        default=CooperationStatus.REQUESTED,
+    )
+    note = models.TextField(_("note"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    requested_at = models.DateTimeField(_("requested"), default=timezone.now)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, related_name="+", null=True, blank=True
+    )
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("cooperation")
+        verbose_name_plural = _("cooperations")
+        ordering = ["requested_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["issue", "agency"], name="cooperation_once_per_agency"),
+        ]
+        indexes = [
+            # "Waiting for my agency's answer" and the dashboard's waiting counts.
+            models.Index(fields=["agency", "status"], name="cooperation_agency_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issue_id} ↔ {self.agency}"
+
+
+class Comment(models.Model):
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(_("Comment"))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("comment")
+        verbose_name_plural = _("comments")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"#{self.issue_id} comment {self.pk}"
+
+
+def _attachment_path(instance: Attachment, filename: str) -> str:
+    # Never the user's file name on disk: a random name cannot collide,
+    # traverse directories or be guessed.
+    return f"attachments/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=_attachment_path, max_length=200)
+    original_name = models.CharField(_("file name"), max_length=255)
+    size = models.PositiveBigIntegerField(_("size"))
+    content_type = models.CharField(_("type"), max_length=120)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["created_at", "id"]
+
+    def get_absolute_url(self) -> str:
+        return reverse("issues:attachment", args=[self.issue_id, self.pk])
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    CHANGED = "changed", _("Changed")
+    STATUS = "status", _("Status changed")
+    COOPERATION_REQUESTED = "cooperation_requested", _("Cooperation requested")
+    COOPERATION_ANSWERED = "cooperation_answered", _("Cooperation answered")
+    COOPERATION_REMOVED = "cooperation_removed", _("Cooperation withdrawn")
+    COMMENT = "comment", _("Comment")
+    ATTACHMENT = "attachment", _("Attachment")
+
+
+class Event(models.Model):
+    """An append-only entry on an issue's timeline.
+
+    ``changes`` holds ``[{"field", "old", "new"}]`` with display values as
+    they were at the time, so later renames do not rewrite history.
+    """
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    kind = models.CharField(max_length=24, choices=EventKind.choices)
+    changes = models.JSONField(default=list, blank=True)
+    agency = models.ForeignKey(
+        Agency, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    comment = models.ForeignKey(
+        Comment, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    attachment = models.ForeignKey(
+        Attachment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["issue", "created_at"], name="event_issue_time_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.issue_id} {self.kind}"
+
+
+class Notification(models.Model):
+    """An in-app notification: one event, one recipient."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="notifications")
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A retried delivery task must not notify anyone twice.
+            models.UniqueConstraint(fields=["recipient", "event"], name="notification_once"),
+        ]
+        indexes = [
+            # The bell's unread count on every page.
+            models.Index(fields=["recipient", "read_at"], name="notification_unread_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id}: {self.event}"

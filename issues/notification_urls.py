@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import notification_views as views
+
+app_name = "notifications"
+
+urlpatterns = [
+    path("", views.notification_list, name="list"),
+    path("read/", views.mark_all_read, name="read_all"),
+    path("<int:pk>/", views.notification_open, name="open"),
+]

@@ -1,0 +1,316 @@
+"""Writes for issues. Every change goes through here and leaves an Event.
+
+Views call these with already-validated input; these check permission once
+more (a service is also called from tasks, commands and tests), keep the
+invariants the database cannot (a lead agency never cooperates on its own
+issue), write the timeline, and queue notifications after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from agencies.models import Agency
+
+from . import rules
+from .filetypes import FileTypeError, safe_download_name
+from .filetypes import detect as detect_file_type
+from .models import (
+    DONE_STATUSES,
+    Attachment,
+    Category,
+    Comment,
+    Cooperation,
+    CooperationStatus,
+    Event,
+    EventKind,
+    Issue,
+    Status,
+)
+
+
+class StaleIssueError(Exception):
+    """Someone else saved the issue after this user loaded it."""
+
+    def __init__(self, current: Issue) -> None:
+        super().__init__(f"issue {current.pk} is at version {current.version}")
+        self.current = current
+
+
+def _queue_notifications(event: Event) -> None:
+    from .tasks import deliver_notifications
+
+    transaction.on_commit(lambda: deliver_notifications.delay(event.pk))
+
+
+def _record(issue: Issue, actor, kind: str, *, notify: bool = False, **fields) -> Event:
+    event = Event.objects.create(issue=issue, actor=actor, kind=kind, **fields)
+    if notify:
+        _queue_notifications(event)
+    return event
+
+
+def _names(obj) -> dict[str, str] | None:
+    """A bilingual snapshot of a named object, so the timeline survives renames."""
+    if obj is None:
+        return None
+    if hasattr(obj, "name_ko"):
+        return {"ko": obj.name_ko, "en": obj.name_en}
+    name = obj.get_full_name() or obj.username
+    return {"ko": name, "en": name}
+
+
+def _check_cooperators(lead_agency: Agency, cooperating: Iterable[Agency]) -> list[Agency]:
+    cooperating = list(dict.fromkeys(cooperating))  # de-duplicate, keep order
+    if any(a.pk == lead_agency.pk for a in cooperating):
+        raise ValidationError(
+            {"cooperating_agencies": _("The lead agency cannot also be a cooperating agency.")}
+        )
+    return cooperating
+
+
+def _request_cooperation(issue: Issue, agencies: Iterable[Agency], actor) -> None:
+    for agency in agencies:
+        Cooperation.objects.create(issue=issue, agency=agency, requested_by=actor)
+        _record(issue, actor, EventKind.COOPERATION_REQUESTED, agency=agency, notify=True)
+
+
+def issue_create(
+    *,
+    actor,
+    title: str,
+    lead_agency: Agency,
+    description: str = "",
+    cooperating_agencies: Iterable[Agency] = (),
+    category: Category | None = None,
+    priority: str = "normal",
+    visibility: str = "all",
+    due_date: date | None = None,
+    assignee=None,
+) -> Issue:
+    """File an issue and ask the cooperating agencies for their cooperation."""
+    if not rules.can_create_for(actor, lead_agency):
+        raise PermissionDenied
+    cooperating = _check_cooperators(lead_agency, cooperating_agencies)
+    issue = Issue(
+        title=title,
+        description=description,
+        lead_agency=lead_agency,
+        category=category,
+        priority=priority,
+        visibility=visibility,
+        due_date=due_date,
+        assignee=assignee,
+        created_by=actor,
+    )
+    issue.full_clean()
+    with transaction.atomic():
+        issue.save()
+        _record(issue, actor, EventKind.CREATED)
+        _request_cooperation(issue, cooperating, actor)
+    return issue
+
+
+# Fields a user edits on the form, in the order the timeline lists changes.
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "lead_agency",
+    "category",
+    "priority",
+    "status",
+    "visibility",
+    "due_date",
+    "assignee",
+)
+
+
+def _change_value(issue: Issue, field: str):
+    value = getattr(issue, field)
+    if field == "description":
+        return None  # too long for the timeline; "description changed" is enough
+    if field in ("lead_agency", "category", "assignee"):
+        return _names(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _apply_status(issue: Issue, status: str) -> None:
+    if status in DONE_STATUSES and issue.status not in DONE_STATUSES:
+        issue.resolved_at = timezone.now()
+    elif status not in DONE_STATUSES:
+        issue.resolved_at = None
+    issue.status = status
+
+
+def _locked_current(issue: Issue, expected_version: int) -> Issue:
+    current = Issue.objects.select_for_update().get(pk=issue.pk)
+    if current.version != expected_version:
+        raise StaleIssueError(current)
+    return current
+
+
+def issue_update(
+    *,
+    issue: Issue,
+    actor,
+    expected_version: int,
+    cooperating_agencies: Iterable[Agency] | None = None,
+    **data,
+) -> Issue:
+    """Save an edit made from a form loaded at ``expected_version``.
+
+    Refuses with StaleIssueError when someone saved in between, so nothing is
+    overwritten silently. Records one CHANGED event listing every field that
+    changed, and adds or withdraws cooperation requests.
+    """
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"not editable: {sorted(unknown)}")
+    with transaction.atomic():
+        current = _locked_current(issue, expected_version)
+        if not rules.can_edit(actor, current):
+            raise PermissionDenied
+        new_lead = data.get("lead_agency", current.lead_agency)
+        if new_lead.pk != current.lead_agency_id and not rules.can_create_for(actor, new_lead):
+            raise PermissionDenied
+
+        changes = []
+        for field in EDITABLE_FIELDS:
+            if field not in data:
+                continue
+            old = getattr(current, field)
+            new = data[field]
+            if old == new:
+                continue
+            old_value = _change_value(current, field)
+            if field == "status":
+                _apply_status(current, new)
+            else:
+                setattr(current, field, new)
+            changes.append({"field": field, "old": old_value, "new": _change_value(current, field)})
+
+        existing = {c.agency_id: c for c in current.cooperations.select_related("agency")}
+        added: list[Agency] = []
+        removed: list[Cooperation] = []
+        if cooperating_agencies is not None:
+            wanted = _check_cooperators(current.lead_agency, cooperating_agencies)
+            wanted_ids = {a.pk for a in wanted}
+            added = [a for a in wanted if a.pk not in existing]
+            removed = [c for agency_id, c in existing.items() if agency_id not in wanted_ids]
+        elif current.lead_agency_id in existing:
+            raise ValidationError(
+                {"lead_agency": _("The lead agency cannot also be a cooperating agency.")}
+            )
+
+        if not changes and not added and not removed:
+            return current
+        current.full_clean()
+        current.version += 1
+        current.updated_at = timezone.now()
+        current.save()
+        if changes:
+            status_only = [c["field"] for c in changes] == ["status"]
+            _record(
+                current,
+                actor,
+                EventKind.STATUS if status_only else EventKind.CHANGED,
+                changes=changes,
+                notify=any(c["field"] == "status" for c in changes),
+            )
+        for cooperation in removed:
+            cooperation.delete()
+            _record(current, actor, EventKind.COOPERATION_REMOVED, agency=cooperation.agency)
+        _request_cooperation(current, added, actor)
+    return current
+
+
+def issue_change_status(*, issue: Issue, actor, expected_version: int, status: str) -> Issue:
+    """Change only the status (the in-place control on the detail page)."""
+    if status not in Status.values:
+        raise ValidationError({"status": _("Choose a valid status.")})
+    return issue_update(issue=issue, actor=actor, expected_version=expected_version, status=status)
+
+
+def cooperation_answer(
+    *, cooperation: Cooperation, actor, status: str, note: str = ""
+) -> Cooperation:
+    """The requested agency accepts, declines or reports its part done."""
+    if not rules.can_answer_cooperation(actor, cooperation):
+        raise PermissionDenied
+    if status not in (
+        CooperationStatus.ACCEPTED,
+        CooperationStatus.DECLINED,
+        CooperationStatus.DONE,
+    ):
+        raise ValidationError({"status": _("Choose accept, decline or done.")})
+    with transaction.atomic():
+        locked = Cooperation.objects.select_for_update().get(pk=cooperation.pk)
+        old = locked.status
+        locked.status = status
+        locked.note = note.strip()
+        locked.answered_by = actor
+        locked.answered_at = timezone.now()
+        locked.full_clean()
+        locked.save()
+        Issue.objects.filter(pk=locked.issue_id).update(updated_at=timezone.now())
+        _record(
+            locked.issue,
+            actor,
+            EventKind.COOPERATION_ANSWERED,
+            agency=locked.agency,
+            changes=[{"field": "cooperation", "old": old, "new": status, "note": locked.note}],
+            notify=True,
+        )
+    return locked
+
+
+def comment_create(*, issue: Issue, actor, body: str) -> Comment:
+    """Post a comment; the lead agency and the participants are notified."""
+    if not rules.can_comment(actor, issue):
+        raise PermissionDenied
+    body = body.strip()
+    if not body:
+        raise ValidationError({"body": _("Write a comment first.")})
+    with transaction.atomic():
+        comment = Comment(issue=issue, author=actor, body=body)
+        comment.full_clean()
+        comment.save()
+        Issue.objects.filter(pk=issue.pk).update(updated_at=comment.created_at)
+        _record(issue, actor, EventKind.COMMENT, comment=comment, notify=True)
+    return comment
+
+
+def attachment_add(*, issue: Issue, actor, uploaded_file) -> Attachment:
+    """Store an uploaded document after checking its size and its real type."""
+    if not rules.can_attach(actor, issue):
+        raise PermissionDenied
+    name = safe_download_name(uploaded_file.name or "")
+    try:
+        content_type = detect_file_type(uploaded_file, name)
+    except FileTypeError as exc:
+        raise ValidationError({"file": str(exc)}) from exc
+    attachment = Attachment(
+        issue=issue,
+        original_name=name,
+        size=uploaded_file.size,
+        content_type=content_type,
+        uploaded_by=actor,
+    )
+    attachment.file.save(name, uploaded_file, save=False)
+    try:
+        with transaction.atomic():
+            attachment.save()
+            Issue.objects.filter(pk=issue.pk).update(updated_at=attachment.created_at)
+            _record(issue, actor, EventKind.ATTACHMENT, attachment=attachment)
+    except Exception:
+        attachment.file.delete(save=False)  # no row points at it: don't leave an orphan
+        raise
+    return attachment
