@@ -266,11 +266,11 @@ class Attachment(models.Model):
         verbose_name_plural = _("attachments")
         ordering = ["created_at", "id"]
 
-    def get_absolute_url(self) -> str:
-        return reverse("issues:attachment", args=[self.issue_id, self.pk])
-
     def __str__(self) -> str:
         return self.original_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("issues:attachment", args=[self.issue_id, self.pk])
 
 
 class EventKind(models.TextChoices):
