@@ -85,9 +85,17 @@ def _sorted(issues: QuerySet[Issue], sort: str) -> QuerySet[Issue]:
 
 
 def with_list_relations(issues: QuerySet[Issue]) -> QuerySet[Issue]:
-    """Everything a list row shows, in a fixed number of queries."""
-    return issues.select_related("lead_agency", "category", "assignee").prefetch_related(
-        Prefetch("cooperations", queryset=Cooperation.objects.select_related("agency"))
+    """Everything a list row shows, in a fixed number of queries.
+
+    The description is deferred: rows never show it, and at tens of thousands
+    of issues it is most of the bytes.
+    """
+    return (
+        issues.defer("description")
+        .select_related("lead_agency", "category", "assignee")
+        .prefetch_related(
+            Prefetch("cooperations", queryset=Cooperation.objects.select_related("agency"))
+        )
     )
 
 

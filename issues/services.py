@@ -8,7 +8,9 @@ issue), write the timeline, and queue notifications after commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import contextvars
+from collections.abc import Iterable, Iterator
 from datetime import date
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -43,7 +45,22 @@ class StaleIssueError(Exception):
         self.current = current
 
 
+_notifications_suppressed = contextvars.ContextVar("notifications_suppressed", default=False)
+
+
+@contextlib.contextmanager
+def notifications_suppressed() -> Iterator[None]:
+    """Record events without notifying anyone (demo data, imports, migrations)."""
+    token = _notifications_suppressed.set(True)
+    try:
+        yield
+    finally:
+        _notifications_suppressed.reset(token)
+
+
 def _queue_notifications(event: Event) -> None:
+    if _notifications_suppressed.get():
+        return
     from .tasks import deliver_notifications
 
     transaction.on_commit(lambda: deliver_notifications.delay(event.pk))

@@ -1,0 +1,196 @@
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from issues import services
+from issues.models import Issue
+from tests.factories import AgencyFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _listed(client, **params) -> list[str]:
+    response = client.get(reverse("issues:list"), params)
+    assert response.status_code == 200
+    return [issue.title for issue in response.context["page"].object_list]
+
+
+@pytest.fixture
+def issues(alice, bob, carol):
+    """A small, varied set: titles say what each one is."""
+    make = services.issue_create
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    made = {
+        "ai": make(actor=alice, title="인공지능을 활용한 민원 분석", lead_agency=alice.agency,
+                   priority="high", cooperating_agencies=[bob.agency]),
+        "subway": make(actor=bob, title="도시철도 2호선 공사 교통 대책", lead_agency=bob.agency,
+                       description="우회 노선과 인공지능 신호 제어", priority="urgent"),
+        "festival": make(actor=carol, title="비엔날레 셔틀버스 운영", lead_agency=carol.agency,
+                         cooperating_agencies=[alice.agency], priority="low"),
+        "late": make(actor=alice, title="기한 지난 보고서", lead_agency=alice.agency),
+        "done": make(actor=alice, title="완료된 협약", lead_agency=alice.agency),
+    }  # fmt: skip
+    Issue.objects.filter(pk=made["late"].pk).update(due_date=yesterday)
+    services.issue_change_status(
+        issue=made["done"], actor=alice, expected_version=1, status="resolved"
+    )
+    return made
+
+
+def test_it_lists_issues_newest_activity_first(client, alice, issues):
+    client.force_login(alice)
+
+    titles = _listed(client)
+
+    assert titles[0] == "완료된 협약"  # its status change is the latest activity
+    assert set(titles) == {i.title for i in issues.values()}
+
+
+def test_search_matches_korean_substrings_in_title_and_description(client, alice, issues):
+    client.force_login(alice)
+
+    assert set(_listed(client, q="인공지능")) == {
+        "인공지능을 활용한 민원 분석",
+        "도시철도 2호선 공사 교통 대책",
+    }
+    assert _listed(client, q="셔틀") == ["비엔날레 셔틀버스 운영"]
+    assert _listed(client, q="없는말") == []
+
+
+def test_search_is_case_insensitive_for_latin_letters(client, alice, bob):
+    services.issue_create(actor=alice, title="AI Data Center 연계", lead_agency=alice.agency)
+    client.force_login(bob)
+
+    assert _listed(client, q="data center") == ["AI Data Center 연계"]
+
+
+def test_it_filters_by_status_priority_and_overdue(client, alice, issues):
+    client.force_login(alice)
+
+    assert _listed(client, status="resolved") == ["완료된 협약"]
+    assert _listed(client, priority="urgent") == ["도시철도 2호선 공사 교통 대책"]
+    assert _listed(client, overdue="1") == ["기한 지난 보고서"]
+
+
+def test_agency_filter_matches_lead_or_cooperating(client, alice, issues):
+    client.force_login(alice)
+
+    titles = set(_listed(client, agency=alice.agency.slug))
+
+    assert titles == {
+        "인공지능을 활용한 민원 분석",
+        "비엔날레 셔틀버스 운영",
+        "기한 지난 보고서",
+        "완료된 협약",
+    }
+
+
+def test_waiting_shortcut_lists_requests_my_agency_has_not_answered(client, alice, bob, issues):
+    client.force_login(bob)
+    assert _listed(client, waiting="1") == ["인공지능을 활용한 민원 분석"]
+
+    cooperation = issues["ai"].cooperations.get()
+    services.cooperation_answer(cooperation=cooperation, actor=bob, status="accepted")
+    assert _listed(client, waiting="1") == []
+
+
+def test_mine_lists_issues_i_filed_or_am_assigned(client, alice, bob, issues):
+    Issue.objects.filter(pk=issues["festival"].pk).update(assignee=bob)
+    client.force_login(bob)
+
+    assert set(_listed(client, mine="1")) == {
+        "도시철도 2호선 공사 교통 대책",
+        "비엔날레 셔틀버스 운영",
+    }
+
+
+def test_sort_by_priority_and_due_date(client, alice, issues):
+    client.force_login(alice)
+
+    assert _listed(client, sort="priority")[:2] == [
+        "도시철도 2호선 공사 교통 대책",
+        "인공지능을 활용한 민원 분석",
+    ]
+    assert _listed(client, sort="due")[0] == "기한 지난 보고서"
+
+
+def test_unknown_filter_values_are_ignored_with_a_message_not_an_error(client, alice, issues):
+    client.force_login(alice)
+
+    response = client.get(
+        reverse("issues:list"),
+        {
+            "status": "exploded",
+            "agency": "nowhere",
+            "priority": "<script>",
+            "page": "abc",
+            "sort": "x",
+        },
+    )
+
+    assert response.status_code == 200
+    assert len(response.context["page"].object_list) == 5
+    assert "<script>" not in response.content.decode()
+
+
+def test_htmx_requests_get_only_the_results_fragment(client, alice, issues):
+    client.force_login(alice)
+
+    response = client.get(reverse("issues:list"), {"q": "셔틀"}, headers={"hx-request": "true"})
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="results"')
+    assert "<html" not in body
+    assert "비엔날레 셔틀버스 운영" in body
+    assert "HX-Request" in response["Vary"]
+
+
+def test_the_full_page_keeps_filters_in_the_form_for_bookmarks(client, alice, issues):
+    client.force_login(alice)
+
+    body = client.get(reverse("issues:list"), {"q": "셔틀", "status": "open"}).content.decode()
+
+    assert 'value="셔틀"' in body
+    assert 'hx-push-url="true"' in body
+    assert "/issues/export.csv?q=" in body
+
+
+def test_pagination_keeps_the_filters(client, alice):
+    for n in range(30):
+        services.issue_create(actor=alice, title=f"검색 대상 {n}", lead_agency=alice.agency)
+    client.force_login(alice)
+
+    first = client.get(reverse("issues:list"), {"q": "검색 대상"})
+    second = client.get(reverse("issues:list"), {"q": "검색 대상", "page": 2})
+
+    assert first.context["page"].paginator.count == 30
+    assert len(first.context["page"].object_list) == 25
+    assert len(second.context["page"].object_list) == 5
+    assert "q=%EA%B2%80%EC%83%89" in first.content.decode()  # the next-page link keeps q
+
+
+def _populate(size: int, lead, cooperators, author) -> None:
+    for n in range(size):
+        issue = services.issue_create(
+            actor=author,
+            title=f"현안 {n}",
+            lead_agency=lead,
+            cooperating_agencies=cooperators,
+        )
+        services.comment_create(issue=issue, actor=author, body="진행 상황 공유")
+
+
+@pytest.mark.parametrize("size", [3, 30])
+def test_list_query_count_does_not_grow_with_issues(client, alice, size, django_assert_num_queries):
+    cooperators = [AgencyFactory() for _ in range(3)]
+    UserFactory(agency=cooperators[0])
+    _populate(size, alice.agency, cooperators, alice)
+    client.force_login(alice)
+
+    # session, user, the user's agency (header), unread bell, filter choices
+    # (agencies, categories), count, one page of issues, their cooperations.
+    with django_assert_num_queries(9):
+        response = client.get(reverse("issues:list"))
+    assert len(response.context["page"].object_list) == min(size, 25)
