@@ -1,0 +1,182 @@
+import pytest
+from django.urls import reverse
+
+from issues import services
+from issues.models import Issue
+from tests.factories import AgencyFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+HX = {"hx-request": "true"}
+
+
+def test_it_shows_fields_cooperation_answers_and_the_timeline(client, alice, bob, open_issue):
+    cooperation = open_issue.cooperations.get()
+    services.cooperation_answer(
+        cooperation=cooperation, actor=bob, status="accepted", note="자료 제공 가능"
+    )
+    services.comment_create(issue=open_issue, actor=bob, body="**데이터** 공유 일정 제안")
+    client.force_login(alice)
+
+    body = client.get(
+        open_issue.get_absolute_url(), headers={"accept-language": "en"}
+    ).content.decode()
+
+    assert open_issue.title in body
+    assert "Agency B" in body and "Accepted" in body and "자료 제공 가능" in body
+    assert "<strong>데이터</strong>" in body  # Markdown rendered
+    assert "filed this issue" in body and "asked Agency B to cooperate" in body
+
+
+def test_the_status_changes_in_place_with_htmx(client, alice, open_issue):
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("issues:status", args=[open_issue.pk]),
+        {"status": "in_progress", "version": open_issue.version},
+        headers={**HX, "accept-language": "en"},
+    )
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="status"')
+    assert "In progress" in body
+    assert response["HX-Trigger"] == '{"issueChanged": {}}'
+    open_issue.refresh_from_db()
+    assert (open_issue.status, open_issue.version) == ("in_progress", 2)
+    assert open_issue.events.last().changes == [
+        {"field": "status", "old": "open", "new": "in_progress"}
+    ]
+
+
+def test_resolving_records_when_and_reopening_clears_it(client, alice, open_issue):
+    client.force_login(alice)
+    url = reverse("issues:status", args=[open_issue.pk])
+
+    client.post(url, {"status": "resolved", "version": 1})
+    open_issue.refresh_from_db()
+    assert open_issue.resolved_at is not None
+
+    client.post(url, {"status": "open", "version": 2})
+    open_issue.refresh_from_db()
+    assert open_issue.resolved_at is None
+
+
+def test_a_stale_status_change_is_refused_with_a_message(client, alice, hana, open_issue):
+    services.issue_change_status(issue=open_issue, actor=hana, expected_version=1, status="on_hold")
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("issues:status", args=[open_issue.pk]),
+        {"status": "resolved", "version": 1},
+        headers={**HX, "accept-language": "en"},
+    )
+
+    assert response.status_code == 200
+    assert "Someone else changed this issue" in response.content.decode()
+    open_issue.refresh_from_db()
+    assert open_issue.status == "on_hold"
+
+
+def test_without_javascript_a_status_change_redirects_back(client, alice, open_issue):
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("issues:status", args=[open_issue.pk]), {"status": "on_hold", "version": 1}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == open_issue.get_absolute_url()
+
+
+def test_a_comment_is_posted_in_place_and_the_timeline_refreshes(client, bob, open_issue):
+    client.force_login(bob)
+
+    response = client.post(
+        reverse("issues:comment", args=[open_issue.pk]), {"body": "검토 의견"}, headers=HX
+    )
+
+    assert response.status_code == 200
+    assert response.content.decode().lstrip().startswith('<section id="comment-form"')
+    assert response["HX-Trigger"] == '{"issueChanged": {}}'
+    timeline = client.get(
+        open_issue.get_absolute_url(), {"partial": "timeline"}, headers=HX
+    ).content.decode()
+    assert timeline.lstrip().startswith('<section id="timeline"')
+    assert "검토 의견" in timeline
+
+
+def test_an_empty_comment_gets_a_message_not_an_error(client, bob, open_issue):
+    client.force_login(bob)
+
+    response = client.post(
+        reverse("issues:comment", args=[open_issue.pk]), {"body": "   "}, headers=HX
+    )
+
+    assert response.status_code == 200
+    assert response.context["comment_form"].errors
+    assert not open_issue.comments.exists()
+
+
+def test_the_requested_agency_answers_and_the_lead_sees_it(client, alice, bob, open_issue):
+    cooperation = open_issue.cooperations.get()
+    client.force_login(bob)
+
+    response = client.post(
+        reverse("issues:answer", args=[open_issue.pk, cooperation.pk]),
+        {f"c{cooperation.pk}-status": "declined", f"c{cooperation.pk}-note": "예산 부족"},
+        headers={**HX, "accept-language": "en"},
+    )
+
+    assert response.status_code == 200
+    assert "Declined" in response.content.decode()
+    cooperation.refresh_from_db()
+    assert (cooperation.status, cooperation.note, cooperation.answered_by) == (
+        "declined",
+        "예산 부족",
+        bob,
+    )
+    client.force_login(alice)
+    assert "예산 부족" in client.get(open_issue.get_absolute_url()).content.decode()
+
+
+def test_an_answer_without_a_choice_is_refused_with_a_message(client, bob, open_issue):
+    cooperation = open_issue.cooperations.get()
+    client.force_login(bob)
+
+    response = client.post(
+        reverse("issues:answer", args=[open_issue.pk, cooperation.pk]), {}, headers=HX
+    )
+
+    assert response.status_code == 200
+    cooperation.refresh_from_db()
+    assert cooperation.status == "requested"
+
+
+def _grow(issue, author, cooperators, comments: int) -> None:
+    services.issue_update(
+        issue=issue,
+        actor=author,
+        expected_version=Issue.objects.get(pk=issue.pk).version,
+        cooperating_agencies=cooperators,
+    )
+    for n in range(comments):
+        services.comment_create(issue=issue, actor=author, body=f"댓글 {n}")
+
+
+@pytest.mark.parametrize(("cooperators", "comments"), [(1, 2), (6, 40)])
+def test_detail_query_count_does_not_grow_with_comments_or_cooperations(
+    client, alice, open_issue, attachment_on, cooperators, comments, django_assert_num_queries
+):
+    agencies = [AgencyFactory() for _ in range(cooperators)]
+    for agency in agencies:
+        UserFactory(agency=agency)
+    _grow(open_issue, alice, agencies, comments)
+    attachment_on(open_issue)
+    client.force_login(alice)
+
+    # session, user, header agency, bell; the issue; cooperations, attachments,
+    # events (each with their related rows joined); form choices for status.
+    with django_assert_num_queries(9):
+        response = client.get(open_issue.get_absolute_url())
+    assert response.status_code == 200
