@@ -9,8 +9,8 @@ def notifications(request: HttpRequest) -> dict:
         return {}
 
     def count() -> int:
-        from .models import Notification
+        from .notifications import unread_count
 
-        return Notification.objects.filter(recipient=user, read_at=None).count()
+        return unread_count(user)
 
     return {"unread_notifications": SimpleLazyObject(count)}

@@ -19,7 +19,7 @@ from django.utils import timezone, translation
 from agencies.models import User
 
 from . import rules
-from .models import Cooperation, Event, EventKind, Notification
+from .models import Cooperation, Event, EventKind, Issue, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ def recipients_for(event: Event) -> list[User]:
     issue = event.issue
     if event.kind not in NOTIFYING_KINDS:
         return []
+    if event.kind == EventKind.CHANGED and not any(
+        c.get("field") == "status" for c in event.changes
+    ):
+        return []  # an edit concerns people only when it changes the status
     if event.kind == EventKind.COOPERATION_REQUESTED:
         audience = Q(agency_id=event.agency_id)
     else:
@@ -118,7 +122,11 @@ def _send_mail(user: User, event: Event) -> None:
 
 
 def unread_count(user) -> int:
-    return Notification.objects.filter(recipient=user, read_at=None).count()
+    """Unread notifications about issues the user may still see (an issue may
+    have been restricted since): not even a count may hint at a hidden issue."""
+    return Notification.objects.filter(
+        recipient=user, read_at=None, event__issue__in=Issue.objects.visible_to(user)
+    ).count()
 
 
 def waiting_cooperations(user):
