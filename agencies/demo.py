@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import TextIO
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 
 from agencies.models import Agency, Role, User
 
@@ -53,6 +54,9 @@ def seed_users(out: TextIO, agencies: list[Agency]) -> list[tuple[str, str]]:
             (f"{agency.slug}-staff1", agency, Role.STAFF),
             (f"{agency.slug}-staff2", agency, Role.STAFF),
         ]
+    # One PBKDF2 hash shared by every new demo account: hashing 99 passwords
+    # one by one takes most of a minute, for no security gain on demo data.
+    demo_password_hash = make_password(DEMO_PASSWORD)
     existing = set(
         User.objects.filter(username__in=[p[0] for p in people]).values_list("username", flat=True)
     )
@@ -69,7 +73,7 @@ def seed_users(out: TextIO, agencies: list[Agency]) -> list[tuple[str, str]]:
             },
         )
         if username not in existing:
-            user.set_password(DEMO_PASSWORD)
+            user.password = demo_password_hash
             user.save(update_fields=["password"])
 
     admin, created = User.objects.get_or_create(
