@@ -180,6 +180,25 @@ class IssueFilterForm(KRDSFormMixin, forms.Form):
     mine = forms.BooleanField(label=_("Filed by or assigned to me"), required=False)
     waiting = forms.BooleanField(label=_("Waiting for my agency's answer"), required=False)
     sort = forms.ChoiceField(label=_("Sort"), required=False)
+    # Not on the form; the dashboard links with them (see IssueFilters).
+    HIDDEN = ("lead", "active", "waiting_for", "resolved_from", "resolved_to", "agenda", "awaiting")
+    lead = forms.ModelChoiceField(
+        queryset=Agency.objects.all(),
+        to_field_name="slug",
+        required=False,
+        widget=forms.HiddenInput,
+    )
+    active = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    waiting_for = forms.ModelChoiceField(
+        queryset=Agency.objects.all(),
+        to_field_name="slug",
+        required=False,
+        widget=forms.HiddenInput,
+    )
+    resolved_from = forms.DateField(required=False, widget=forms.HiddenInput)
+    resolved_to = forms.DateField(required=False, widget=forms.HiddenInput)
+    agenda = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    awaiting = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -219,4 +238,11 @@ class IssueFilterForm(KRDSFormMixin, forms.Form):
             mine=bool(data.get("mine")),
             waiting=bool(data.get("waiting")),
             sort=data.get("sort") or DEFAULT_SORT,
+            lead=data.get("lead"),
+            active=bool(data.get("active")),
+            waiting_for=data.get("waiting_for"),
+            resolved_from=data.get("resolved_from"),
+            resolved_to=data.get("resolved_to"),
+            on_agenda=bool(data.get("agenda")),
+            awaiting=bool(data.get("awaiting")),
         )

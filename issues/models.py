@@ -282,6 +282,7 @@ class EventKind(models.TextChoices):
     COOPERATION_REMOVED = "cooperation_removed", _("Cooperation withdrawn")
     COMMENT = "comment", _("Comment")
     ATTACHMENT = "attachment", _("Attachment")
+    DECISION = "decision", _("Meeting decision")
 
 
 class Event(models.Model):

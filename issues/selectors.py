@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import (
     Case,
@@ -21,7 +22,16 @@ from django.utils import timezone
 
 from agencies.models import Agency
 
-from .models import PRIORITY_RANK, Category, Cooperation, CooperationStatus, Event, Issue
+from .models import (
+    ACTIVE_STATUSES,
+    DONE_STATUSES,
+    PRIORITY_RANK,
+    Category,
+    Cooperation,
+    CooperationStatus,
+    Event,
+    Issue,
+)
 
 SORTS = {
     "updated": ("-updated_at", "-id"),
@@ -44,6 +54,14 @@ class IssueFilters:
     mine: bool = False
     waiting: bool = False
     sort: str = DEFAULT_SORT
+    # Filters behind the dashboard's links, so every number opens exactly its issues.
+    lead: Agency | None = None
+    active: bool = False
+    waiting_for: Agency | None = None
+    resolved_from: date | None = None
+    resolved_to: date | None = None
+    on_agenda: bool = False
+    awaiting: bool = False  # at least one cooperation request still unanswered
 
 
 def issue_list(*, user, filters: IssueFilters) -> QuerySet[Issue]:
@@ -66,11 +84,61 @@ def issue_list(*, user, filters: IssueFilters) -> QuerySet[Issue]:
     if filters.mine:
         issues = issues.filter(Q(created_by=user) | Q(assignee=user))
     if filters.waiting:
-        waiting = Cooperation.objects.filter(
-            issue=OuterRef("pk"), agency_id=user.agency_id, status=CooperationStatus.REQUESTED
+        issues = issues.filter(Exists(_waiting_cooperations(user.agency_id)))
+    if filters.lead is not None:
+        issues = issues.filter(lead_agency=filters.lead)
+    if filters.active:
+        issues = issues.filter(status__in=ACTIVE_STATUSES)
+    if filters.waiting_for is not None:
+        issues = issues.filter(Exists(_waiting_cooperations(filters.waiting_for.pk)))
+    if filters.resolved_from or filters.resolved_to:
+        issues = issues.filter(
+            status__in=DONE_STATUSES, **resolved_between(filters.resolved_from, filters.resolved_to)
         )
-        issues = issues.filter(Exists(waiting))
+    if filters.awaiting:
+        issues = issues.filter(
+            Exists(
+                Cooperation.objects.filter(issue=OuterRef("pk"), status=CooperationStatus.REQUESTED)
+            )
+        )
+    if filters.on_agenda:
+        issues = issues.filter(on_upcoming_agenda())
     return _sorted(issues, filters.sort)
+
+
+def _waiting_cooperations(agency_id):
+    return Cooperation.objects.filter(
+        issue=OuterRef("pk"), agency_id=agency_id, status=CooperationStatus.REQUESTED
+    )
+
+
+def resolved_between(start: date | None, end: date | None, prefix: str = "") -> dict:
+    """Lookups for "resolved on a day from start to end", days in Asia/Seoul."""
+    lookups = {}
+    if start:
+        lookups[f"{prefix}resolved_at__gte"] = _day_start(start)
+    if end:
+        lookups[f"{prefix}resolved_at__lt"] = _day_start(end + timedelta(days=1))
+    return lookups
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def on_upcoming_agenda(prefix: str = "") -> Q:
+    """Issues on the agenda of a scheduled meeting still ahead.
+
+    Uses the reverse relation from meetings' AgendaItem by name only: the
+    issues app never imports meetings (apps import downward).
+    """
+    item = Q(
+        **{
+            f"{prefix}agenda_items__meeting__status": "scheduled",
+            f"{prefix}agenda_items__meeting__starts_at__gt": timezone.now(),
+        }
+    ) & ~Q(**{f"{prefix}agenda_items__status": "removed"})
+    return Q(pk__in=Issue.objects.filter(item).values("pk"))
 
 
 def _sorted(issues: QuerySet[Issue], sort: str) -> QuerySet[Issue]:

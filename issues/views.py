@@ -60,6 +60,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "export_query": query.urlencode(),
         "today": timezone.localdate(),
+        "has_dashboard_filters": any(name in request.GET for name in IssueFilterForm.HIDDEN),
     }
     template = "issues/issue_list.html"
     if request.htmx and not request.htmx.boosted:

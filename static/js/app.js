@@ -51,3 +51,13 @@
   document.addEventListener("DOMContentLoaded", function () { bind(document); });
   document.addEventListener("htmx:load", function (event) { bind(event.target); });
 })();
+
+// "Print" links open the browser's print dialog; without JavaScript they load
+// the same page, which the print stylesheet lays out on A4.
+document.addEventListener("click", function (event) {
+  var link = event.target.closest && event.target.closest("[data-print]");
+  if (link) {
+    event.preventDefault();
+    window.print();
+  }
+});

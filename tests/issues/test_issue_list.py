@@ -194,3 +194,18 @@ def test_list_query_count_does_not_grow_with_issues(client, alice, size, django_
     with django_assert_num_queries(9):
         response = client.get(reverse("issues:list"))
     assert len(response.context["page"].object_list) == min(size, 25)
+
+
+def test_dashboard_filters_select_exactly_their_issues(client, minji, alice, bob, issues):
+    """The dashboard links with lead, active, waiting_for and resolved_* parameters."""
+    client.force_login(minji)
+    today = timezone.localdate().isoformat()
+
+    assert set(_listed(client, lead=alice.agency.slug, active="1")) == {
+        "인공지능을 활용한 민원 분석",
+        "기한 지난 보고서",
+    }
+    assert _listed(client, waiting_for=bob.agency.slug) == ["인공지능을 활용한 민원 분석"]
+    assert _listed(client, resolved_from=today, resolved_to=today) == ["완료된 협약"]
+    body = client.get(reverse("issues:list"), {"lead": alice.agency.slug}).content.decode()
+    assert 'type="hidden" name="lead" value="agency-a"' in body  # kept when narrowing further
