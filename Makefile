@@ -1,5 +1,5 @@
 # Project tasks. The README's two commands are `make run` and `make test`.
-.PHONY: run test vendor lint messages
+.PHONY: run test vendor lint messages bench
 
 run:  ## set up and run web + worker + beat on http://127.0.0.1:8000
 	bash scripts/run.sh
@@ -17,3 +17,6 @@ messages:  ## refresh the Korean catalogue (needs gettext); commit the .po and .
 
 vendor:  ## refresh static/vendor/ from pinned npm packages
 	bash scripts/vendor.sh
+
+bench:  ## benchmark data set in PostgreSQL, production server, wrk at 1 and 16 clients -> docs/benchmarks.md
+	bash -c 'source scripts/bootstrap.sh && exec python scripts/bench.py'

@@ -220,6 +220,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Every periodic task, in one place. Each entry says why it runs when it does.
 CELERY_BEAT_SCHEDULE = {
+    # Reminders are rows in the database, claimed by this sweep; it runs often
+    # so a reminder is at most a few minutes late, and a missed run (beat or
+    # broker down) is simply caught up by the next one. No far-future ETAs.
+    "send-due-reminders": {
+        "task": "meetings.send_due_reminders",
+        "schedule": 60 * env.int("REMINDER_SWEEP_MINUTES", default=5),
+        "options": {"expires": 60 * env.int("REMINDER_SWEEP_MINUTES", default=5)},
+    },
     # Proves the worker and beat are alive end to end (broker and database);
     # cheap enough to run often, visible in the worker log.
     "heartbeat": {
@@ -227,6 +235,43 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/15"),
     },
 }
+
+# --- Meetings and reminders --------------------------------------------------
+
+# When `schedule_meetings YEAR` places the regular meetings (Asia/Seoul).
+MEETING_SCHEDULE = {
+    # Bimonthly vice-heads' meeting: third Thursday of even months, 14:00-16:00.
+    "vice_heads": {
+        "months": [2, 4, 6, 8, 10, 12],
+        "weekday": 3,  # Monday is 0
+        "week_of_month": 3,
+        "start": "14:00",
+        "minutes": 120,
+        "location": "광주광역시청 3층 중회의실",
+        "chair": "행정부시장",
+    },
+    # December performance briefing to the Mayor: mid-December (the first
+    # weekday on or after the 15th), 10:00-12:00.
+    "performance_briefing": {
+        "month": 12,
+        "day": 15,
+        "start": "10:00",
+        "minutes": 120,
+        "location": "광주광역시청 3층 대회의실",
+        "chair": "광주광역시장",
+    },
+}
+# How long before a meeting its reminders go out, per kind of meeting.
+MEETING_REMINDER_OFFSETS_DAYS = {
+    "vice_heads": [7, 1],
+    "heads": [7, 1],
+    "performance_briefing": [7, 1],
+    "other": [7, 1],
+}
+# Performance reports are due this many days before the briefing, with
+# reminders this many days before that deadline.
+REPORT_DEADLINE_DAYS_BEFORE_BRIEFING = 14
+REPORT_REMINDER_OFFSETS_DAYS = [7, 3, 1]
 
 # --- Logging ----------------------------------------------------------------
 

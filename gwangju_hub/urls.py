@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from meetings.urls import performance_urlpatterns
+
 from .forms import LoginForm
 
 admin.site.site_header = _("Gwangju Hub administration")
@@ -20,6 +22,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("issues/", include("issues.urls")),
     path("notifications/", include("issues.notification_urls")),
+    path("meetings/", include("meetings.urls")),
+    path("performance/", include((performance_urlpatterns, "performance"))),
     path("dashboard/", include("meetings.dashboard_urls")),
     path("", include("agencies.urls")),
 ]

@@ -78,3 +78,18 @@ def superuser(city):
 def _fast_password_hashing(settings):
     # PBKDF2 is slow by design; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Start every test in the default language (Korean), as a new request would.
+
+    Django keeps the active language per thread, so without this a test would
+    see whatever language the previous test's request left behind.
+    """
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

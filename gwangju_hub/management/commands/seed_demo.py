@@ -5,11 +5,13 @@ from django.db import transaction
 
 from agencies import demo as agencies_demo
 from issues import demo as issues_demo
+from meetings import demo as meetings_demo
 
 
 class Command(BaseCommand):
     help = (
-        "Create or update demo organizations, users and about forty demo issues "
+        "Create or update demo organizations, users, about forty demo issues, and this "
+        "year's and next year's meetings with agendas, minutes and performance reports "
         "(safe to run repeatedly: existing demo rows are left alone). "
         "With --issues N and/or --comments M, also top the database up to N generated "
         "issues and M comments on them, with bulk inserts, for benchmarks. N and M are "
@@ -40,6 +42,7 @@ class Command(BaseCommand):
             agencies = agencies_demo.seed_agencies(self.stdout)
             logins = agencies_demo.seed_users(self.stdout, agencies)
         issues_demo.seed_demo_issues(self.stdout)
+        meetings_demo.seed_demo_meetings(self.stdout)
         if issues or comments:
             issues_demo.seed_bulk(self.stdout, issues=issues, comments=comments)
         agencies_demo.print_logins(self.stdout, logins)

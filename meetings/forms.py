@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from agencies.models import Agency
+from gwangju_hub.forms import KRDSFormMixin
+from issues.forms import AgencyChoiceField
+
+from .models import AgendaItem, AgendaItemKind, Meeting, PerformanceReport
+
+
+class MeetingChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Meeting) -> str:
+        starts_at = timezone.localtime(obj.starts_at)
+        return f"{obj.title} ({starts_at:%Y-%m-%d %H:%M})"
+
+
+class AgendaProposalForm(KRDSFormMixin, forms.Form):
+    """Put an issue on an upcoming meeting; the choices come from the selector."""
+
+    meeting = MeetingChoiceField(label=_("Meeting"), queryset=Meeting.objects.none())
+
+    def __init__(self, *args, meetings, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["meeting"].queryset = meetings
+        self.fields["meeting"].empty_label = None
+
+
+class AgendaItemAddForm(KRDSFormMixin, forms.Form):
+    """The Mayor's office adds an item of its own, e.g. an organization's innovation case."""
+
+    title = forms.CharField(label=_("Agenda item"), max_length=200)
+    kind = forms.ChoiceField(
+        label=_("Kind of item"),
+        choices=AgendaItemKind.choices,
+        initial=AgendaItemKind.INNOVATION_CASE,
+    )
+    presenting_agency = AgencyChoiceField(
+        label=_("Presenting organization"), queryset=Agency.objects.none()
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["presenting_agency"].queryset = Agency.objects.active()
+
+
+class AgendaDecisionForm(KRDSFormMixin, forms.Form):
+    decision = forms.CharField(
+        label=_("Decision"), max_length=10_000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    follow_up_due = forms.DateField(
+        label=_("Follow-up due date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Optional. Becomes the issue's due date."),
+    )
+
+    def __init__(self, *args, item: AgendaItem, **kwargs) -> None:
+        kwargs.setdefault("prefix", f"d{item.pk}")
+        kwargs.setdefault(
+            "initial", {"decision": item.decision, "follow_up_due": item.follow_up_due}
+        )
+        super().__init__(*args, **kwargs)
+        self.item = item
+
+    def clean_follow_up_due(self):
+        due = self.cleaned_data.get("follow_up_due")
+        # An unchanged date may have passed since; only a new one must lie ahead.
+        if due and due != self.item.follow_up_due and due < timezone.localdate():
+            raise forms.ValidationError(_("The follow-up date cannot be in the past."))
+        return due
+
+
+class MeetingCancelForm(KRDSFormMixin, forms.Form):
+    confirm = forms.BooleanField(
+        label=_("Yes, cancel this meeting and notify those already reminded"), required=True
+    )
+
+
+class MinutesForm(KRDSFormMixin, forms.Form):
+    minutes = forms.CharField(
+        label=_("Minutes"),
+        max_length=100_000,
+        widget=forms.Textarea(attrs={"rows": 10}),
+        help_text=_("Markdown is supported."),
+    )
+
+
+def _report_text(label, rows: int, **kwargs) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": rows}),
+        **kwargs,
+    )
+
+
+class PerformanceReportForm(KRDSFormMixin, forms.Form):
+    summary = _report_text(_("Summary"), 5, help_text=_("Markdown is supported."))
+    achievements = _report_text(_("Achievements"), 8)
+    next_year_plan = _report_text(_("Next year's plan"), 6)
+    # 0 for a report not written yet; see services.performance_report_save.
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, report: PerformanceReport | None = None, **kwargs) -> None:
+        if report is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "summary": report.summary,
+                    "achievements": report.achievements,
+                    "next_year_plan": report.next_year_plan,
+                    "version": report.version,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        if report is None:
+            self.fields["version"].initial = 0

@@ -1,0 +1,246 @@
+"""Reads that span relations: meeting pages, the issue page's agenda box, performance figures."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Prefetch,
+    Q,
+    QuerySet,
+)
+from django.utils import timezone
+
+from agencies.models import Agency
+from issues.models import DONE_STATUSES, Cooperation, CooperationStatus, Issue
+
+from . import rules
+from .models import AgendaItem, AgendaItemStatus, Meeting, PerformanceReport
+
+
+def _readable_items(user, prefix: str = "") -> Q:
+    """Agenda items the user may see: none about an issue they may not read.
+
+    A restricted issue's title is copied into its agenda item, so such an
+    item must vanish for outsiders like the issue itself, from lists and
+    counts too (CONTRACT.md).
+    """
+    if rules.can_manage_meeting(user):
+        return Q()
+    return Q(**{f"{prefix}issue__isnull": True}) | Q(
+        **{f"{prefix}issue__in": Issue.objects.visible_to(user).values("pk")}
+    )
+
+
+def meeting_list(user, now: datetime | None = None) -> tuple[QuerySet[Meeting], QuerySet[Meeting]]:
+    """(upcoming, past) meetings the user may see; cancelled ones count as past."""
+    now = now or timezone.now()
+    meetings = Meeting.objects.for_user(user).defer("minutes")
+    agenda_size = Count(
+        "agenda_items",
+        filter=Q(agenda_items__status=AgendaItemStatus.ACCEPTED)
+        & _readable_items(user, prefix="agenda_items__"),
+        distinct=True,
+    )
+    has_minutes = ExpressionWrapper(~Q(minutes=""), output_field=BooleanField())
+    upcoming = meetings.upcoming(now).annotate(agenda_size=agenda_size)
+    past = meetings.past(now).annotate(agenda_size=agenda_size, has_minutes=has_minutes)
+    return upcoming, past
+
+
+def meeting_detail(meeting_id: int, user) -> Meeting:
+    """One meeting the user may see, with invited agencies and agenda items prefetched.
+
+    Each agenda item comes with its issue (and the issue's lead agency) and
+    its presenting agency; removed items only for those who run meetings.
+    Raises Meeting.DoesNotExist when it does not exist *for this user*.
+    """
+    items = AgendaItem.objects.filter(_readable_items(user)).select_related(
+        "issue__lead_agency", "presenting_agency", "proposed_by"
+    )
+    if not rules.can_manage_meeting(user):
+        items = items.exclude(status=AgendaItemStatus.REMOVED)
+    return (
+        Meeting.objects.for_user(user)
+        .prefetch_related(
+            Prefetch(
+                "invited_agencies", queryset=Agency.objects.order_by("display_order", "name_ko")
+            ),
+            Prefetch("agenda_items", queryset=items.order_by("order", "id")),
+        )
+        .get(pk=meeting_id)
+    )
+
+
+def issue_agenda_items(issue: Issue, user) -> list[AgendaItem]:
+    """The agendas an issue is on, for the issue page, in one query.
+
+    Only meetings the user may see, never items the Mayor's office removed.
+    """
+    return list(
+        AgendaItem.objects.filter(
+            issue=issue, meeting__in=Meeting.objects.for_user(user).values("pk")
+        )
+        .exclude(status=AgendaItemStatus.REMOVED)
+        .select_related("meeting")
+        .order_by("-meeting__starts_at")
+    )
+
+
+def meetings_open_for_proposal(issue: Issue, user) -> QuerySet[Meeting]:
+    """Upcoming meetings the user's agency is invited to and the issue is not on yet."""
+    return (
+        Meeting.objects.for_user(user)
+        .upcoming()
+        .exclude(agenda_items__issue=issue)
+        .defer("minutes")
+    )
+
+
+# --- The December performance briefing ----------------------------------------
+
+
+@dataclass
+class AgencyPerformance:
+    """One organization's issue figures for a year, computed, never typed in."""
+
+    agency: Agency
+    report: PerformanceReport | None = None
+    filed: int = 0
+    resolved: int = 0
+    median_days: float | None = None
+    overdue: int = 0
+    cooperation_answered: int = 0
+
+
+def _year_bounds(year: int) -> tuple[datetime, datetime]:
+    """The first instant of the year and of the next one, in Asia/Seoul."""
+    return (
+        timezone.make_aware(datetime(year, 1, 1)),
+        timezone.make_aware(datetime(year + 1, 1, 1)),
+    )
+
+
+def overdue_cutoff(year: int, today: date | None = None) -> date:
+    """The day on which "overdue" is counted: today for this year, Dec 31 for past years."""
+    today = today or timezone.localdate()
+    return min(today, date(year, 12, 31))
+
+
+class _Median(Aggregate):
+    # PostgreSQL's ordered-set aggregate; the interval becomes seconds first.
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM %(expressions)s))"
+    output_field = FloatField()
+
+
+def _median_days(resolved: QuerySet[Issue]) -> dict[int, float]:
+    """Median days from filing to resolution per lead agency, in one query.
+
+    PostgreSQL computes the median itself (``percentile_cont``); SQLite has no
+    such aggregate, so there the durations come back in one query and Python
+    takes the median.
+    """
+    duration = F("resolved_at") - F("created_at")
+    if connection.vendor == "postgresql":
+        rows = (
+            resolved.order_by()
+            .values("lead_agency_id")
+            .annotate(median=_Median(duration))
+            .values_list("lead_agency_id", "median")
+        )
+        return {agency_id: seconds / 86400 for agency_id, seconds in rows if seconds is not None}
+    durations: dict[int, list[float]] = {}
+    rows = resolved.order_by().values_list("lead_agency_id", "created_at", "resolved_at")
+    for agency_id, created_at, resolved_at in rows:
+        durations.setdefault(agency_id, []).append(
+            (resolved_at - created_at).total_seconds() / 86400
+        )
+    return {agency_id: statistics.median(values) for agency_id, values in durations.items()}
+
+
+def performance_statistics(
+    year: int, *, viewer=None, agencies: QuerySet[Agency] | None = None, today: date | None = None
+) -> list[AgencyPerformance]:
+    """Every active public organization's issue figures for ``year``, in five queries.
+
+    - filed: issues it leads, filed in the year;
+    - resolved: issues it leads, resolved (or closed) in the year;
+    - median_days: median days from filing to resolution of those;
+    - overdue: issues it leads that were past due and still unresolved on
+      ``overdue_cutoff(year)`` (for this year: the active issues due before today);
+    - cooperation_answered: cooperation requests to it answered in the year.
+
+    With ``viewer``, only issues the viewer may read are counted, so a count
+    never hints at a restricted issue (CONTRACT.md).
+    """
+    start, end = _year_bounds(year)
+    cutoff = overdue_cutoff(year, today)
+    # The end of the cutoff day: issues filed by then and not resolved by then.
+    cutoff_end = timezone.make_aware(datetime.combine(cutoff + timedelta(days=1), time.min))
+    agencies = list(
+        agencies if agencies is not None else Agency.objects.active().public_organizations()
+    )
+    ids = [agency.pk for agency in agencies]
+    issues = Issue.objects.filter(lead_agency_id__in=ids)
+    cooperations = Cooperation.objects.filter(agency_id__in=ids)
+    if viewer is not None:
+        visible = Issue.objects.visible_to(viewer).values("pk")
+        issues = issues.filter(pk__in=visible)
+        cooperations = cooperations.filter(issue__in=visible)
+
+    resolved_in_year = Q(status__in=DONE_STATUSES, resolved_at__gte=start, resolved_at__lt=end)
+    overdue = (
+        Q(due_date__lt=cutoff, created_at__lt=cutoff_end)
+        & (Q(resolved_at__isnull=True) | Q(resolved_at__gte=cutoff_end))
+        & ~Q(status__in=DONE_STATUSES, resolved_at__isnull=True)
+    )
+    counts = {
+        row["lead_agency_id"]: row
+        for row in issues.order_by()
+        .values("lead_agency_id")
+        .annotate(
+            filed=Count("pk", filter=Q(created_at__gte=start, created_at__lt=end)),
+            resolved=Count("pk", filter=resolved_in_year),
+            overdue=Count("pk", filter=overdue),
+        )
+    }
+    medians = _median_days(issues.filter(resolved_in_year))
+    answered = dict(
+        cooperations.filter(answered_at__gte=start, answered_at__lt=end)
+        .exclude(status=CooperationStatus.REQUESTED)
+        .order_by()
+        .values("agency_id")
+        .annotate(n=Count("pk"))
+        .values_list("agency_id", "n")
+    )
+    reports = {
+        report.agency_id: report
+        for report in PerformanceReport.objects.filter(year=year, agency_id__in=ids).select_related(
+            "submitted_by"
+        )
+    }
+    rows = []
+    for agency in agencies:
+        row = counts.get(agency.pk, {})
+        rows.append(
+            AgencyPerformance(
+                agency=agency,
+                report=reports.get(agency.pk),
+                filed=row.get("filed", 0),
+                resolved=row.get("resolved", 0),
+                median_days=medians.get(agency.pk),
+                overdue=row.get("overdue", 0),
+                cooperation_answered=answered.get(agency.pk, 0),
+            )
+        )
+    return rows

@@ -1,0 +1,472 @@
+"""Meeting and performance pages. Thin: parse input, call a selector or service, render.
+
+Every view that takes a meeting id starts with ``_get_meeting_for_user``, so a
+meeting the user's agency is not invited to is a 404 everywhere. Agenda
+actions answer htmx with the ``agenda`` fragment and everyone else with
+POST/redirect/GET.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import trigger_client_event
+
+from agencies.models import Agency
+from issues.models import Issue
+
+from . import ics, rules, selectors, services
+from .forms import (
+    AgendaDecisionForm,
+    AgendaItemAddForm,
+    AgendaProposalForm,
+    MeetingCancelForm,
+    MinutesForm,
+    PerformanceReportForm,
+)
+from .models import AgendaItem, AgendaItemStatus, CalendarToken, Meeting, PerformanceReport
+
+PAST_PAGE_SIZE = 20
+# Years the performance pages answer for; anything else is a 404, not an empty page.
+MIN_YEAR, MAX_YEAR = 2000, 2100
+# How far back the calendar feed reaches; calendars keep what they already have.
+FEED_HISTORY_DAYS = 400
+
+
+def _get_meeting_for_user(request: HttpRequest, pk: int) -> Meeting:
+    try:
+        return selectors.meeting_detail(pk, request.user)
+    except Meeting.DoesNotExist:
+        raise Http404 from None
+
+
+def _get_managed_item(request: HttpRequest, pk: int, item_id: int) -> tuple[Meeting, AgendaItem]:
+    meeting = _get_meeting_for_user(request, pk)
+    if not rules.can_manage_meeting(request.user, meeting):
+        raise PermissionDenied
+    return meeting, get_object_or_404(AgendaItem, pk=item_id, meeting=meeting)
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+# --- /meetings/ -----------------------------------------------------------------
+
+
+def _calendar_context(request: HttpRequest) -> dict:
+    token = CalendarToken.objects.filter(user=request.user).first()
+    feed_url = None
+    if token is not None:
+        feed_url = (
+            request.build_absolute_uri(reverse("meetings:calendar")) + f"?token={token.token}"
+        )
+    return {"feed_url": feed_url}
+
+
+@login_required
+@require_GET
+def meeting_list(request: HttpRequest) -> HttpResponse:
+    upcoming, past = selectors.meeting_list(request.user)
+    context = {
+        "upcoming": upcoming,
+        "past_page": Paginator(past, PAST_PAGE_SIZE).get_page(request.GET.get("page")),
+        "today": timezone.localdate(),
+        **_calendar_context(request),
+    }
+    return render(request, "meetings/meeting_list.html", context)
+
+
+@login_required
+@require_POST
+def calendar_token(request: HttpRequest) -> HttpResponse:
+    """Create or replace the personal feed address (``rotate``), or switch it off (``revoke``)."""
+    action = request.POST.get("action")
+    if action == "rotate":
+        services.calendar_token_rotate(user=request.user)
+        message = _("Your calendar address was renewed; the old one no longer works.")
+    elif action == "revoke":
+        services.calendar_token_revoke(user=request.user)
+        message = _("Your calendar address was switched off.")
+    else:
+        return HttpResponseBadRequest()
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect(reverse("meetings:list") + "#calendar-feed")
+    context = {**_calendar_context(request), "flash": message}
+    return render(request, "meetings/meeting_list.html#calendar-feed", context)
+
+
+@require_GET
+def calendar_feed(request: HttpRequest) -> HttpResponse:
+    """The token's owner's meetings as iCalendar; calendar apps cannot log in."""
+    token = (
+        CalendarToken.objects.select_related("user")
+        .filter(token=request.GET.get("token") or "-", user__is_active=True)
+        .first()
+    )
+    if token is None:
+        raise Http404
+    user = token.user
+    since = timezone.now() - timedelta(days=FEED_HISTORY_DAYS)
+    meetings = Meeting.objects.for_user(user).filter(starts_at__gte=since).order_by("starts_at")
+    with translation.override(user.preferred_language or "ko"):
+        body = ics.calendar(
+            meetings,
+            name=_("Gwangju Hub meetings"),
+            url_for=lambda meeting: request.build_absolute_uri(meeting.get_absolute_url()),
+        )
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="gwangju-hub-meetings.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# --- /meetings/<id>/ ------------------------------------------------------------
+
+
+def _detail_context(request: HttpRequest, meeting: Meeting, **forms) -> dict:
+    user = request.user
+    can_manage = rules.can_manage_meeting(user, meeting)
+    items = list(meeting.agenda_items.all())
+    context = {
+        "meeting": meeting,
+        "items": items,
+        "can_manage": can_manage,
+        "open_for_proposals": rules.is_open_for_proposals(meeting),
+        "may_propose": user.role in rules.PROPOSING_ROLES,
+    }
+    if can_manage:
+        given = forms.get("decision_forms", {})
+        started = meeting.starts_at <= timezone.now()
+        context |= {
+            "decision_forms": {
+                item.pk: given.get(item.pk) or AgendaDecisionForm(item=item)
+                for item in items
+                if item.status == AgendaItemStatus.ACCEPTED and not meeting.is_cancelled
+            },
+            "add_form": forms.get("add_form") or AgendaItemAddForm(),
+            "minutes_form": forms.get("minutes_form")
+            or MinutesForm(initial={"minutes": meeting.minutes}),
+            "cancel_form": forms.get("cancel_form") or MeetingCancelForm(),
+            "can_record_minutes": started and not meeting.is_cancelled,
+            "can_cancel": rules.is_open_for_proposals(meeting),
+        }
+    return context
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    meeting = _get_meeting_for_user(request, pk)
+    template = "meetings/meeting_detail.html"
+    if request.htmx and request.GET.get("partial") in ("agenda", "minutes"):
+        template += "#" + request.GET["partial"]
+    return render(request, template, _detail_context(request, meeting))
+
+
+@login_required
+@require_GET
+def meeting_print(request: HttpRequest, pk: int) -> HttpResponse:
+    """The agenda on A4: accepted items only, in order."""
+    meeting = _get_meeting_for_user(request, pk)
+    items = [i for i in meeting.agenda_items.all() if i.status == AgendaItemStatus.ACCEPTED]
+    return render(
+        request,
+        "meetings/meeting_print.html",
+        {"meeting": meeting, "items": items, "printed_at": timezone.now()},
+    )
+
+
+def _after_post(request: HttpRequest, meeting: Meeting, partial: str, message: str) -> HttpResponse:
+    """PRG without htmx; with htmx, the refreshed fragment and an ``agendaChanged`` event."""
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect(meeting.get_absolute_url() + f"#{partial}")
+    meeting = _get_meeting_for_user(request, meeting.pk)
+    context = _detail_context(request, meeting) | {"flash": message}
+    response = render(request, f"meetings/meeting_detail.html#{partial}", context)
+    return trigger_client_event(response, "agendaChanged")
+
+
+def _form_errors(request: HttpRequest, meeting: Meeting, partial: str, **forms) -> HttpResponse:
+    # 200, not 4xx: htmx 2 does not swap error responses, and the user must see the message.
+    template = "meetings/meeting_detail.html" + (f"#{partial}" if request.htmx else "")
+    return render(request, template, _detail_context(request, meeting, **forms))
+
+
+@login_required
+@require_POST
+def agenda_add(request: HttpRequest, pk: int) -> HttpResponse:
+    meeting = _get_meeting_for_user(request, pk)
+    if not rules.can_manage_meeting(request.user, meeting):
+        raise PermissionDenied
+    form = AgendaItemAddForm(request.POST)
+    if form.is_valid():
+        try:
+            services.agenda_item_add(meeting=meeting, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+    if form.errors:
+        return _form_errors(request, meeting, "agenda", add_form=form)
+    return _after_post(request, meeting, "agenda", _("The item was added to the agenda."))
+
+
+@login_required
+@require_POST
+def agenda_accept(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
+    meeting, item = _get_managed_item(request, pk, item_id)
+    services.agenda_item_accept(item=item, actor=request.user)
+    return _after_post(request, meeting, "agenda", _("The item was accepted."))
+
+
+@login_required
+@require_POST
+def agenda_remove(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
+    meeting, item = _get_managed_item(request, pk, item_id)
+    services.agenda_item_remove(item=item, actor=request.user)
+    return _after_post(request, meeting, "agenda", _("The item was removed from the agenda."))
+
+
+@login_required
+@require_POST
+def agenda_move(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
+    meeting, item = _get_managed_item(request, pk, item_id)
+    direction = request.POST.get("direction")
+    if direction not in ("up", "down"):
+        return HttpResponseBadRequest()
+    services.agenda_item_move(item=item, direction=direction, actor=request.user)
+    return _after_post(request, meeting, "agenda", _("The agenda order was changed."))
+
+
+@login_required
+@require_POST
+def agenda_decide(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
+    meeting, item = _get_managed_item(request, pk, item_id)
+    form = AgendaDecisionForm(request.POST, item=item)
+    if form.is_valid():
+        try:
+            services.agenda_item_decide(item=item, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _add_errors(form, exc)
+    if form.errors:
+        return _form_errors(request, meeting, "agenda", decision_forms={item.pk: form})
+    return _after_post(request, meeting, "agenda", _("The decision was recorded."))
+
+
+@login_required
+@require_POST
+def meeting_minutes(request: HttpRequest, pk: int) -> HttpResponse:
+    meeting = _get_meeting_for_user(request, pk)
+    if not rules.can_manage_meeting(request.user, meeting):
+        raise PermissionDenied
+    form = MinutesForm(request.POST)
+    if form.is_valid():
+        try:
+            services.meeting_record_minutes(
+                meeting=meeting, actor=request.user, minutes=form.cleaned_data["minutes"]
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+    if form.errors:
+        return _form_errors(request, meeting, "minutes", minutes_form=form)
+    return _after_post(request, meeting, "minutes", _("The minutes were saved."))
+
+
+@login_required
+@require_POST
+def meeting_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    meeting = _get_meeting_for_user(request, pk)
+    if not rules.can_manage_meeting(request.user, meeting):
+        raise PermissionDenied
+    form = MeetingCancelForm(request.POST)
+    if not form.is_valid():
+        return _form_errors(request, meeting, "cancel", cancel_form=form)
+    try:
+        services.meeting_cancel(meeting=meeting, actor=request.user)
+    except ValidationError as exc:
+        # Already cancelled or begun: the form is gone from the page, so say it on top.
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The meeting was cancelled."))
+    return redirect(meeting)
+
+
+# --- The issue page's agenda box -------------------------------------------------
+
+
+def issue_agenda_context(issue: Issue, user, *, form=None, flash: str = "") -> dict:
+    """What ``meetings/partials/issue_agenda.html`` shows: one query, two for proposers."""
+    context = {
+        "issue": issue,
+        "agenda_items": selectors.issue_agenda_items(issue, user),
+        "may_propose": rules.may_propose_for(user, issue),
+        "proposal_form": form,
+        "flash": flash,
+    }
+    if context["may_propose"]:
+        context["open_meetings"] = list(selectors.meetings_open_for_proposal(issue, user))
+    return context
+
+
+@login_required
+@require_POST
+def agenda_propose(request: HttpRequest) -> HttpResponse:
+    """A head or vice-head puts their agency's issue on an upcoming meeting's agenda."""
+    user = request.user
+    issue = _visible_or_404(Issue.objects.visible_to(user), request.POST.get("issue"))
+    _visible_or_404(Meeting.objects.for_user(user), request.POST.get("meeting"))
+    if not rules.may_propose_for(user, issue):
+        raise PermissionDenied
+    form = AgendaProposalForm(
+        request.POST, meetings=selectors.meetings_open_for_proposal(issue, user)
+    )
+    if form.is_valid():
+        try:
+            services.agenda_item_propose(
+                meeting=form.cleaned_data["meeting"], issue=issue, actor=user
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+    if not form.errors:
+        message = _("The issue was proposed for the agenda; the Mayor's office will review it.")
+        if not request.htmx:
+            messages.success(request, message)
+            return redirect(issue)
+        context = issue_agenda_context(issue, user, flash=message)
+        response = render(request, "meetings/partials/issue_agenda.html", context)
+        return trigger_client_event(response, "agendaChanged")
+    if not request.htmx:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(issue)
+    context = issue_agenda_context(issue, user, form=form)
+    return render(request, "meetings/partials/issue_agenda.html", context)
+
+
+def _visible_or_404(queryset, pk: str | None):
+    try:
+        return queryset.get(pk=int(pk or ""))
+    except (ValueError, queryset.model.DoesNotExist):
+        raise Http404 from None
+
+
+# --- /performance/<year>/ -------------------------------------------------------
+
+
+def _check_year(year: int) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise Http404
+
+
+@login_required
+@require_GET
+def performance_overview(request: HttpRequest, year: int) -> HttpResponse:
+    """Every organization: report submitted or not, and its computed issue figures."""
+    _check_year(year)
+    rows = selectors.performance_statistics(year, viewer=request.user)
+    for row in rows:
+        row.can_view_report = rules.can_view_report(request.user, row.report, row.agency)
+    context = {
+        "year": year,
+        "rows": rows,
+        "submitted": sum(1 for row in rows if row.report and row.report.is_submitted),
+        "cutoff": selectors.overdue_cutoff(year),
+    }
+    return render(request, "meetings/performance_overview.html", context)
+
+
+@login_required
+@require_GET
+def performance_print(request: HttpRequest, year: int) -> HttpResponse:
+    """The briefing book on A4: one organization per page, submitted reports only."""
+    _check_year(year)
+    context = {
+        "year": year,
+        "rows": selectors.performance_statistics(year, viewer=request.user),
+        "cutoff": selectors.overdue_cutoff(year),
+        "printed_at": timezone.now(),
+    }
+    return render(request, "meetings/performance_print.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def performance_report(request: HttpRequest, year: int, agency_slug: str) -> HttpResponse:
+    _check_year(year)
+    user = request.user
+    agency = get_object_or_404(Agency.objects.public_organizations(), slug=agency_slug)
+    report = PerformanceReport.objects.filter(agency=agency, year=year).first()
+    can_edit = rules.can_edit_report(user, agency, year, report)
+    if request.method == "POST" and not can_edit:
+        raise PermissionDenied
+    form = PerformanceReportForm(request.POST or None, report=report) if can_edit else None
+    stale = False
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        submit = request.POST.get("action") == "submit"
+        try:
+            report = services.performance_report_save(
+                agency=agency,
+                year=year,
+                data=data,
+                actor=user,
+                expected_version=data.pop("version") or 0,
+                submit=submit,
+            )
+        except services.StaleReportError as exc:
+            # Keep what the user typed; move the form to the new version so
+            # that saving again is a deliberate choice.
+            stale, report = True, exc.current
+            post = request.POST.copy()
+            post["version"] = str(report.version if report else 0)
+            form = PerformanceReportForm(post, report=report)
+            form.is_valid()
+            form.add_error(
+                None,
+                _(
+                    "Someone else saved this report while you were editing it. Your text is "
+                    "kept below but was not saved. Check their version, then save again."
+                ),
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("The report was submitted.") if submit else _("The draft was saved."),
+            )
+            return redirect("performance:report", year=year, agency_slug=agency.slug)
+    statistics = selectors.performance_statistics(
+        year, viewer=user, agencies=Agency.objects.filter(pk=agency.pk)
+    )[0]
+    context = {
+        "year": year,
+        "agency": agency,
+        "report": report,
+        "row": statistics,
+        "cutoff": selectors.overdue_cutoff(year),
+        "can_view_report": rules.can_view_report(user, report, agency),
+        "can_submit": rules.can_submit_report(user, agency, year),
+        "form": form,
+        "stale": stale,
+    }
+    return render(request, "meetings/performance_report.html", context)

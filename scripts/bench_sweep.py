@@ -1,0 +1,205 @@
+"""Time the reminder sweep over a year of meetings, and count its SQL queries.
+
+Builds, in a throwaway database (Django's test database for DATABASE_URL,
+created and dropped here), 24 organizations and the city hall, 500 users
+(a head, a vice-head and 18 staff per organization, 20 in the Mayor's office),
+the year's six vice-heads' meetings and the December briefing with five
+issues on each agenda, and half the organizations' reports submitted. Then
+it sweeps at every moment a reminder falls due, and in between, like beat:
+
+    DEBUG=1 DATABASE_URL=postgres://postgres@127.0.0.1/gwangju_bench_sweep \
+        python scripts/bench_sweep.py
+
+Mail goes to Django's in-memory backend, or with ``--smtp`` through a local
+aiosmtpd server (a real SMTP conversation per mail).
+"""
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gwangju_hub.settings")
+os.environ.setdefault("EMAIL_URL", "memorymail://")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from agencies.models import Agency, Role, User  # noqa: E402
+from issues.models import Issue  # noqa: E402
+from meetings import reminders  # noqa: E402
+from meetings.models import (  # noqa: E402
+    AgendaItem,
+    AgendaItemStatus,
+    Meeting,
+    MeetingKind,
+    PerformanceReport,
+    PerformanceReportStatus,
+    ReminderDelivery,
+)
+
+SEOUL = ZoneInfo("Asia/Seoul")
+YEAR = 2027
+
+
+def third_thursday(month: int) -> datetime:
+    first = datetime(YEAR, month, 1, 14, 0, tzinfo=SEOUL)
+    return first + timedelta(days=(3 - first.weekday()) % 7 + 14)
+
+
+def build() -> None:
+    city = Agency.objects.create(slug="city", name_ko="광주광역시청", name_en="City", kind="city")
+    agencies = Agency.objects.bulk_create(
+        Agency(slug=f"org-{n}", name_ko=f"기관{n}", name_en=f"Org {n}", kind="foundation")
+        for n in range(24)
+    )
+    users = [User(username=f"mayor-{n}", agency=city, role=Role.MAYOR_OFFICE) for n in range(20)]
+    for agency in agencies:
+        users.append(User(username=f"{agency.slug}-head", agency=agency, role=Role.HEAD))
+        users.append(User(username=f"{agency.slug}-vice", agency=agency, role=Role.VICE_HEAD))
+        users += [User(username=f"{agency.slug}-staff-{n}", agency=agency) for n in range(18)]
+    for user in users:
+        user.email = f"{user.username}@example.go.kr"
+        user.set_unusable_password()  # nobody logs in here
+    users = User.objects.bulk_create(users)
+    staff = [user for user in users if user.role == Role.STAFF]
+    starts = [third_thursday(month) for month in (2, 4, 6, 8, 10, 12)]
+    meetings = [
+        Meeting(
+            kind=MeetingKind.VICE_HEADS,
+            title=f"{YEAR}년 제{n}차 부기관장 회의",
+            starts_at=start,
+            ends_at=start + timedelta(hours=2),
+            location="광주광역시청 3층 중회의실",
+            chair="행정부시장",
+        )
+        for n, start in enumerate(starts, start=1)
+    ]
+    briefing = datetime(YEAR, 12, 15, 10, 0, tzinfo=SEOUL)
+    meetings.append(
+        Meeting(
+            kind=MeetingKind.PERFORMANCE_BRIEFING,
+            title=f"{YEAR}년 성과보고회",
+            starts_at=briefing,
+            ends_at=briefing + timedelta(hours=2),
+            location="광주광역시청 3층 대회의실",
+            chair="광주광역시장",
+        )
+    )
+    meetings = Meeting.objects.bulk_create(meetings)
+    for meeting in meetings:
+        meeting.invited_agencies.set(agencies)
+        for n in range(5):
+            owner = staff[(meeting.pk * 7 + n * 13) % len(staff)]
+            issue = Issue.objects.create(
+                title=f"안건 {meeting.pk}-{n}",
+                lead_agency_id=owner.agency_id,
+                created_by=owner,
+                assignee=staff[(meeting.pk * 11 + n * 17) % len(staff)],
+            )
+            AgendaItem.objects.create(
+                meeting=meeting,
+                order=n + 1,
+                issue=issue,
+                title=issue.title,
+                presenting_agency_id=owner.agency_id,
+                status=AgendaItemStatus.ACCEPTED,
+            )
+    PerformanceReport.objects.bulk_create(
+        PerformanceReport(
+            agency=agency, year=YEAR, summary="요약", status=PerformanceReportStatus.SUBMITTED
+        )
+        for agency in agencies[::2]
+    )
+
+
+def due_moments() -> list[datetime]:
+    """Every moment a reminder falls due in the year, plus one idle moment after each."""
+    moments = set()
+    for meeting in Meeting.objects.all():
+        for offset in reminders._meeting_offsets(meeting.kind):
+            moments.add(meeting.starts_at - offset)
+        if meeting.kind == MeetingKind.PERFORMANCE_BRIEFING:
+            for offset in reminders._report_offsets():
+                moments.add(reminders.report_deadline(meeting) - offset)
+    return sorted(moments | {moment + timedelta(minutes=5) for moment in moments})
+
+
+def measure(moment: datetime) -> tuple[float, int, reminders.SweepResult]:
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        result = reminders.sweep(moment)
+        elapsed = time.perf_counter() - started
+    return elapsed * 1000, len(queries), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smtp", action="store_true", help="send through a local SMTP server")
+    options = parser.parse_args()
+    controller = None
+    if options.smtp:
+        from aiosmtpd.controller import Controller
+
+        class Sink:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802
+                return "250 OK"
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+        controller.start()
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        build()
+        print(
+            f"{connection.vendor}: {Agency.objects.count()} organizations, "
+            f"{User.objects.count()} users, {Meeting.objects.count()} meetings, "
+            f"mail: {'SMTP' if options.smtp else 'in-memory'}"
+        )
+        reminders.sweep(datetime(YEAR, 1, 1, tzinfo=SEOUL))  # warm up
+        busy, idle = [], []
+        for moment in due_moments():
+            ms, queries, result = measure(moment)
+            (busy if result.sent else idle).append((ms, queries, result))
+        for label, rows in (("sweeps that send", busy), ("sweeps with nothing due", idle)):
+            times = [ms for ms, _, _ in rows]
+            print(
+                f"  {label:<24} {len(rows):>3}: {statistics.median(times):7.1f} ms median, "
+                f"{max(times):7.1f} ms max; queries {min(q for _, q, _ in rows)}"
+                f"–{max(q for _, q, _ in rows)}"
+            )
+        worst = max(busy, key=lambda row: row[0])
+        print(
+            f"  slowest sweep: {worst[0]:.1f} ms, {worst[1]} queries, {worst[2].sent} mails "
+            f"({worst[0] / worst[2].sent:.1f} ms and "
+            f"{(worst[1] - min(q for _, q, _ in idle)) / worst[2].sent:.1f} queries per mail)"
+        )
+        deliveries = ReminderDelivery.objects.count()
+        unsent = ReminderDelivery.objects.filter(sent_at=None).count()
+        print(f"  reminders in the year: {deliveries} ({unsent} unsent)")
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if controller is not None:
+            controller.stop()
+
+
+if __name__ == "__main__":
+    main()

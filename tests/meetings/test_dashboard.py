@@ -1,0 +1,327 @@
+"""The dashboard's figures against a hand-built data set whose answers are known.
+
+Today is 2026-06-15 10:00 in Seoul; "this month" is June 1–15. Issue #3 was
+resolved at 00:30 on June 1 in Seoul (still May 31 in UTC) and #4 at 23:30
+on May 31 in Seoul: the period edges are Seoul's, not UTC's.
+"""
+
+import datetime
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.core.cache import cache
+from django.urls import reverse
+
+from issues.models import Cooperation, Issue
+from meetings.models import AgendaItem, Meeting
+from tests.factories import AgencyFactory, UserFactory
+
+SEOUL = ZoneInfo("Asia/Seoul")
+NOW = datetime.datetime(2026, 6, 15, 10, 0, tzinfo=SEOUL)
+
+pytestmark = [pytest.mark.django_db]
+
+
+def at(year, month, day, hour=9, minute=0):
+    return datetime.datetime(year, month, day, hour, minute, tzinfo=SEOUL)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    cache.clear()  # figures are cached for a minute; each test starts afresh
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def _issue(n, lead, author, *, status="open", created, resolved=None, due=None, visibility="all"):
+    issue = Issue.objects.create(
+        title=f"현안 {n}",
+        lead_agency=lead,
+        created_by=author,
+        status=status,
+        due_date=due,
+        visibility=visibility,
+    )
+    Issue.objects.filter(pk=issue.pk).update(
+        created_at=created, updated_at=created, resolved_at=resolved
+    )
+    return issue
+
+
+def _cooperation(issue, agency, status, requested):
+    cooperation = Cooperation.objects.create(issue=issue, agency=agency, status=status)
+    Cooperation.objects.filter(pk=cooperation.pk).update(requested_at=requested)
+    return cooperation
+
+
+@pytest.fixture
+def data(alice, bob, carol, agency_a, agency_b, agency_c, city):
+    issues = {
+        1: _issue(1, agency_a, alice, created=at(2026, 5, 10), due=datetime.date(2026, 6, 10)),
+        2: _issue(2, agency_a, alice, status="in_progress", created=at(2026, 6, 2),
+                  due=datetime.date(2026, 7, 1), visibility="restricted"),
+        3: _issue(3, agency_b, bob, status="resolved", created=at(2026, 5, 22, 0, 30),
+                  resolved=at(2026, 6, 1, 0, 30)),
+        4: _issue(4, agency_b, bob, status="resolved", created=at(2026, 5, 1),
+                  resolved=at(2026, 5, 31, 23, 30)),
+        5: _issue(5, agency_c, carol, status="closed", created=at(2026, 6, 5),
+                  resolved=at(2026, 6, 15, 9)),
+        6: _issue(6, agency_a, alice, status="on_hold", created=at(2026, 4, 20)),
+    }  # fmt: skip
+    _cooperation(issues[1], agency_b, "requested", at(2026, 5, 20, 10))
+    _cooperation(issues[2], agency_c, "requested", at(2026, 6, 10, 10))
+    _cooperation(issues[3], agency_a, "declined", at(2026, 5, 23))
+    upcoming = Meeting.objects.create(
+        kind="vice_heads",
+        title="6월 부기관장 회의",
+        starts_at=at(2026, 6, 18, 14),
+        ends_at=at(2026, 6, 18, 16),
+    )
+    upcoming.invited_agencies.set([agency_a, agency_b, agency_c])
+    past = Meeting.objects.create(
+        kind="vice_heads",
+        title="4월 부기관장 회의",
+        starts_at=at(2026, 4, 16, 14),
+        ends_at=at(2026, 4, 16, 16),
+    )
+    AgendaItem.objects.create(
+        meeting=upcoming, issue=issues[6], title="6", presenting_agency=agency_a, status="accepted"
+    )
+    AgendaItem.objects.create(
+        meeting=upcoming, issue=issues[1], title="1", presenting_agency=agency_a, status="removed"
+    )
+    AgendaItem.objects.create(
+        meeting=past, issue=issues[2], title="2", presenting_agency=agency_a, status="accepted"
+    )
+    return issues
+
+
+def _rows(response) -> dict[str, object]:
+    return {row.agency.slug: row for row in response.context["rows"]}
+
+
+def test_headline_figures(client, minji, data):
+    client.force_login(minji)
+
+    headline = client.get(reverse("dashboard")).context["headline"]
+
+    assert headline == {"open": 3, "overdue": 1, "resolved": 2, "waiting": 2, "on_agenda": 1}
+
+
+def test_agency_table(client, minji, data):
+    client.force_login(minji)
+
+    rows = _rows(client.get(reverse("dashboard")))
+
+    a, b, c = rows["agency-a"], rows["agency-b"], rows["agency-c"]
+    assert (a.open, a.overdue, a.waiting, a.oldest_waiting_days, a.resolved, a.median_days) == (
+        3, 1, 0, None, 0, None,
+    )  # fmt: skip
+    assert (b.open, b.waiting, b.oldest_waiting_days, b.resolved) == (0, 1, 26, 1)
+    assert b.median_days == pytest.approx(10.0)
+    assert (c.open, c.waiting, c.oldest_waiting_days, c.resolved) == (0, 1, 5, 1)
+    assert c.median_days == pytest.approx(10.0)
+    assert "gwangju-city" not in rows  # the city hall is not one of the organizations
+
+
+def test_period_edges_are_in_seoul_time(client, minji, data):
+    client.force_login(minji)
+
+    may = client.get(
+        reverse("dashboard"), {"period": "custom", "start": "2026-05-01", "end": "2026-05-31"}
+    )
+    june_first = client.get(
+        reverse("dashboard"), {"period": "custom", "start": "2026-06-01", "end": "2026-06-01"}
+    )
+
+    assert may.context["headline"]["resolved"] == 1  # #4 at 23:30 on May 31
+    assert june_first.context["headline"]["resolved"] == 1  # #3 at 00:30 on June 1
+
+
+def test_quarter_and_year_periods(client, minji, data):
+    client.force_login(minji)
+
+    quarter = client.get(reverse("dashboard"), {"period": "quarter"}).context
+    year = client.get(reverse("dashboard"), {"period": "year"}).context
+
+    assert (quarter["period"].start, quarter["headline"]["resolved"]) == (
+        datetime.date(2026, 4, 1),
+        3,
+    )
+    assert (year["period"].start, year["headline"]["resolved"]) == (datetime.date(2026, 1, 1), 3)
+
+
+def test_a_bad_custom_range_says_so_and_falls_back(client, minji, data):
+    client.force_login(minji)
+
+    response = client.get(
+        reverse("dashboard"),
+        {"period": "custom", "start": "2026-06-30", "end": "2026-06-01"},
+        headers={"accept-language": "en"},
+    )
+
+    assert response.status_code == 200
+    assert "must not be after" in response.content.decode()
+    assert response.context["period"].key == "month"
+
+
+def test_cooperation_map_counts_open_requests_and_marks_stale_ones(client, minji, data):
+    client.force_login(minji)
+
+    cooperation_map = client.get(reverse("dashboard")).context["cooperation_map"]
+
+    cells = {
+        (row["lead"].slug, cell["cooperator"].slug): (cell["open"], cell["stale"])
+        for row in cooperation_map["rows"]
+        for cell in row["cells"]
+        if cell["open"]
+    }
+    assert cells == {("agency-a", "agency-b"): (1, 1), ("agency-a", "agency-c"): (1, 0)}
+
+
+def test_trend_per_month_in_seoul_time(client, minji, data):
+    client.force_login(minji)
+
+    trend = {
+        p["month"]: (p["opened"], p["resolved"])
+        for p in client.get(reverse("dashboard")).context["trend"]
+    }
+
+    assert len(trend) == 12
+    assert trend[datetime.date(2026, 6, 1)] == (2, 2)
+    assert trend[datetime.date(2026, 5, 1)] == (3, 1)
+    assert trend[datetime.date(2026, 4, 1)] == (1, 0)
+    assert trend[datetime.date(2025, 7, 1)] == (0, 0)
+
+
+def test_the_chart_is_accessible_svg_with_its_numbers(client, minji, data):
+    client.force_login(minji)
+
+    body = client.get(reverse("dashboard"), headers={"accept-language": "en"}).content.decode()
+
+    assert '<svg viewBox="0 0 720 220" role="img" aria-labelledby="trend-title trend-desc"' in body
+    assert "26.06: 2 opened, 2 resolved" in body
+
+
+def test_every_number_links_to_a_list_with_exactly_that_many_issues(client, minji, data):
+    client.force_login(minji)
+    response = client.get(reverse("dashboard"))
+    figures = [
+        (response.context["headline"][k], response.context["headline_links"][k])
+        for k in response.context["headline"]
+    ]
+    for row in response.context["rows"]:
+        figures += [
+            (getattr(row, k), row.links[k]) for k in ("open", "overdue", "waiting", "resolved")
+        ]
+
+    for figure, link in figures:
+        listed = client.get(link).context["page"].paginator.count
+        assert listed == figure, link
+
+
+def test_the_next_meetings_and_briefing_readiness(client, minji, data, agency_a):
+    from meetings.models import PerformanceReport
+
+    PerformanceReport.objects.create(agency=agency_a, year=2026, status="submitted")
+    client.force_login(minji)
+
+    context = client.get(reverse("dashboard")).context
+
+    assert [m["meeting"].title for m in context["meetings"]] == ["6월 부기관장 회의"]
+    assert context["meetings"][0]["meeting"].agenda_accepted == 1
+    assert [a.slug for a in context["readiness"]["submitted"]] == ["agency-a"]
+    assert {a.slug for a in context["readiness"]["missing"]} == {"agency-b", "agency-c"}
+
+
+def test_a_head_sees_only_their_agency(client, hana, data):
+    client.force_login(hana)
+
+    response = client.get(reverse("dashboard"))
+
+    assert [row.agency.slug for row in response.context["rows"]] == ["agency-a"]
+    # Issues involving agency A: #1, #2, #6 active; #3 (A cooperated) resolved in June.
+    assert response.context["headline"] == {
+        "open": 3,
+        "overdue": 1,
+        "resolved": 1,
+        "waiting": 2,
+        "on_agenda": 1,
+    }
+
+
+def test_staff_are_sent_to_the_issue_list_and_anonymous_to_login(client, alice):
+    assert client.get(reverse("dashboard"))["Location"].startswith("/accounts/login/")
+    client.force_login(alice)
+    assert client.get(reverse("dashboard"))["Location"] == reverse("issues:list")
+
+
+def test_the_period_filter_answers_htmx_with_the_figures_only(client, minji, data):
+    client.force_login(minji)
+
+    response = client.get(reverse("dashboard"), {"period": "year"}, headers={"hx-request": "true"})
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="figures"')
+    assert "<html" not in body
+
+
+def test_the_page_says_as_of_when(client, minji, data):
+    client.force_login(minji)
+
+    body = client.get(reverse("dashboard"), headers={"accept-language": "en"}).content.decode()
+
+    assert re.search(r"figures as of 2026-06-15 10:00", body)
+
+
+def test_figures_follow_a_change_within_the_cache_lifetime(client, minji, data, agency_a, alice):
+    client.force_login(minji)
+    assert client.get(reverse("dashboard")).context["headline"]["open"] == 3
+
+    _issue(7, agency_a, alice, created=NOW)
+    with time_machine.travel(NOW + datetime.timedelta(seconds=61), tick=False):
+        assert client.get(reverse("dashboard")).context["headline"]["open"] == 4
+
+
+def test_agency_table_exports_as_csv_and_xlsx(client, minji, data):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    client.force_login(minji)
+
+    csv_body = client.get(reverse("dashboard_export", args=["csv"])).content.decode("utf-8")
+    workbook = load_workbook(
+        BytesIO(client.get(reverse("dashboard_export", args=["xlsx"])).content)
+    )
+
+    assert csv_body.startswith("\ufeff")
+    assert "광주가기관,3,1,0,,0," in csv_body
+    rows = list(workbook.active.iter_rows(values_only=True))
+    assert rows[1][:3] == ("광주가기관", 3, 1)
+    assert client.get(reverse("dashboard_export", args=["pdf"])).status_code == 404
+
+
+def _grow(size, agencies, author):
+    for n in range(size):
+        lead = agencies[n % len(agencies)]
+        issue = _issue(100 + n, lead, author, created=at(2026, 6, 1), due=datetime.date(2026, 6, 1))
+        _cooperation(issue, agencies[(n + 1) % len(agencies)], "requested", at(2026, 5, 1))
+
+
+@pytest.mark.parametrize("size", [5, 60])
+def test_query_count_is_fixed_whatever_the_data_size(
+    client, minji, alice, size, django_assert_num_queries
+):
+    agencies = [AgencyFactory() for _ in range(6)]
+    UserFactory(agency=agencies[0])
+    _grow(size, agencies, alice)
+    client.force_login(minji)
+
+    # session, user, header agency, bell; organizations; headline; per lead,
+    # per cooperator, medians; map; trend opened, resolved; next meetings and
+    # their reminders; reports and the briefing.
+    with django_assert_num_queries(15):
+        client.get(reverse("dashboard"))
