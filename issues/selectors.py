@@ -68,9 +68,7 @@ def issue_list(*, user, filters: IssueFilters) -> QuerySet[Issue]:
     """Issues the user may see, filtered and sorted, ready for the list and the export."""
     issues = Issue.objects.visible_to(user)
     if filters.q:
-        # icontains compiles to UPPER(col) LIKE UPPER(%q%), which the
-        # UPPER(col) gin_trgm_ops indexes of migration 0002 serve on PostgreSQL.
-        issues = issues.filter(Q(title__icontains=filters.q) | Q(description__icontains=filters.q))
+        issues = issues.filter(_text_search(filters.q))
     if filters.status:
         issues = issues.filter(status=filters.status)
     if filters.agency is not None:
@@ -104,6 +102,19 @@ def issue_list(*, user, filters: IssueFilters) -> QuerySet[Issue]:
     if filters.on_agenda:
         issues = issues.filter(on_upcoming_agenda())
     return _sorted(issues, filters.sort)
+
+
+def _text_search(q: str) -> Q:
+    """Substring match on title and description.
+
+    Hangul has no case: a query without cased letters (most Korean ones) uses
+    a plain LIKE, which skips UPPER() over every description and is served by
+    the raw-column trigram indexes (migration 0005). A query with Latin
+    letters matches case-insensitively: icontains compiles to UPPER(col) LIKE
+    UPPER(%q%), served by the UPPER(col) indexes (migration 0002).
+    """
+    lookup = "contains" if q.upper() == q.lower() else "icontains"
+    return Q(**{f"title__{lookup}": q}) | Q(**{f"description__{lookup}": q})
 
 
 def _waiting_cooperations(agency_id):

@@ -86,6 +86,19 @@ class MinutesForm(KRDSFormMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 10}),
         help_text=_("Markdown is supported."),
     )
+    attended_agencies = forms.ModelMultipleChoiceField(
+        label=_("Organizations present"),
+        queryset=Agency.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, meeting, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Only the invited organizations can have been present.
+        field = self.fields["attended_agencies"]
+        field.queryset = meeting.invited_agencies.all()
+        field.label_from_instance = lambda agency: agency.name
 
 
 def _report_text(label, rows: int, **kwargs) -> forms.CharField:

@@ -56,6 +56,13 @@ class Meeting(models.Model):
     invited_agencies = models.ManyToManyField(
         Agency, verbose_name=_("invited organizations"), related_name="meetings", blank=True
     )
+    # Recorded with the minutes: which invited organizations were present.
+    attended_agencies = models.ManyToManyField(
+        Agency,
+        verbose_name=_("organizations present"),
+        related_name="attended_meetings",
+        blank=True,
+    )
     status = models.CharField(
         _("status"), max_length=12, choices=MeetingStatus.choices, default=MeetingStatus.SCHEDULED
     )

@@ -75,6 +75,7 @@ def meeting_detail(meeting_id: int, user) -> Meeting:
             Prefetch(
                 "invited_agencies", queryset=Agency.objects.order_by("display_order", "name_ko")
             ),
+            "attended_agencies",
             Prefetch("agenda_items", queryset=items.order_by("order", "id")),
         )
         .get(pk=meeting_id)

@@ -174,8 +174,11 @@ def agenda_item_move(*, item: AgendaItem, direction: str, actor) -> None:
     agenda_reorder(meeting=item.meeting, ordered_ids=ordered, actor=actor)
 
 
-def meeting_record_minutes(*, meeting: Meeting, minutes: str, actor) -> Meeting:
-    """The Mayor's office records the minutes (Markdown); the meeting is then held."""
+def meeting_record_minutes(
+    *, meeting: Meeting, minutes: str, actor, attended_agencies=None
+) -> Meeting:
+    """The Mayor's office records the minutes (Markdown) and, optionally, which
+    invited organizations were present; the meeting is then held."""
     _require_manager(actor)
     if meeting.is_cancelled:
         raise ValidationError(_("This meeting was cancelled."))
@@ -185,6 +188,9 @@ def meeting_record_minutes(*, meeting: Meeting, minutes: str, actor) -> Meeting:
     meeting.status = MeetingStatus.HELD
     meeting.updated_at = timezone.now()
     meeting.save(update_fields=["minutes", "status", "updated_at"])
+    if attended_agencies is not None:
+        invited = set(meeting.invited_agencies.values_list("pk", flat=True))
+        meeting.attended_agencies.set([a for a in attended_agencies if a.pk in invited])
     return meeting
 
 

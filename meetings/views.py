@@ -163,7 +163,13 @@ def _detail_context(request: HttpRequest, meeting: Meeting, **forms) -> dict:
             },
             "add_form": forms.get("add_form") or AgendaItemAddForm(),
             "minutes_form": forms.get("minutes_form")
-            or MinutesForm(initial={"minutes": meeting.minutes}),
+            or MinutesForm(
+                meeting=meeting,
+                initial={
+                    "minutes": meeting.minutes,
+                    "attended_agencies": [a.pk for a in meeting.attended_agencies.all()],
+                },
+            ),
             "cancel_form": forms.get("cancel_form") or MeetingCancelForm(),
             "can_record_minutes": started and not meeting.is_cancelled,
             "can_cancel": rules.is_open_for_proposals(meeting),
@@ -277,11 +283,14 @@ def meeting_minutes(request: HttpRequest, pk: int) -> HttpResponse:
     meeting = _get_meeting_for_user(request, pk)
     if not rules.can_manage_meeting(request.user, meeting):
         raise PermissionDenied
-    form = MinutesForm(request.POST)
+    form = MinutesForm(request.POST, meeting=meeting)
     if form.is_valid():
         try:
             services.meeting_record_minutes(
-                meeting=meeting, actor=request.user, minutes=form.cleaned_data["minutes"]
+                meeting=meeting,
+                actor=request.user,
+                minutes=form.cleaned_data["minutes"],
+                attended_agencies=form.cleaned_data["attended_agencies"],
             )
         except ValidationError as exc:
             _add_errors(form, exc)

@@ -23,19 +23,39 @@ def test_trigrams_split_korean_text():
     assert count >= 6
 
 
-def test_the_search_query_can_use_the_trigram_indexes(open_issue, minji):
-    queryset = issue_list(user=minji, filters=IssueFilters(q="인공지능"))
+def _plan(queryset) -> str:
     # The WHERE clause is what the indexes serve; without ORDER BY the planner
     # cannot walk the updated_at index instead.
     sql, params = queryset.order_by().query.sql_with_params()
-
     with connection.cursor() as cursor:
         # With a handful of rows a sequential scan is cheaper; forbid it to see
         # whether the planner *can* answer from the indexes.
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"EXPLAIN {sql}", params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_a_korean_search_uses_the_raw_column_trigram_indexes(open_issue, minji):
+    queryset = issue_list(user=minji, filters=IssueFilters(q="인공지능"))
+
+    plan = _plan(queryset)
+
+    assert "issue_title_raw_trgm_idx" in plan
+    assert "issue_description_raw_trgm_idx" in plan
+    assert "upper(" not in plan.lower()  # Hangul has no case: no UPPER() over every row
+    assert list(queryset) == [open_issue]
+
+
+def test_a_latin_search_is_case_insensitive_and_uses_the_upper_indexes(alice, minji):
+    from issues import services
+
+    issue = services.issue_create(
+        actor=alice, title="AI Data Center 연계", lead_agency=alice.agency
+    )
+    queryset = issue_list(user=minji, filters=IssueFilters(q="data center"))
+
+    plan = _plan(queryset)
 
     assert "issue_title_trgm_idx" in plan
     assert "issue_description_trgm_idx" in plan
-    assert list(queryset) == [open_issue]
+    assert list(queryset) == [issue]

@@ -384,6 +384,29 @@ def test_the_mayors_office_records_minutes_rendered_as_markdown(client, meetings
     assert "<strong>원안</strong>" in html
 
 
+def test_the_minutes_record_which_invited_organizations_were_present(
+    client, meetings, minji, agency_a, agency_b, agency_c
+):
+    held = meetings["held"]
+    client.force_login(minji)
+
+    client.post(
+        reverse("meetings:minutes", args=[held.pk]),
+        {"minutes": "회의 결과", "attended_agencies": [agency_a.pk]},
+    )
+    # Agency C was not invited: it cannot have been present.
+    refused = client.post(
+        reverse("meetings:minutes", args=[held.pk]),
+        {"minutes": "회의 결과", "attended_agencies": [agency_c.pk]},
+    )
+
+    assert refused.status_code == 200 and refused.context["minutes_form"].errors
+    assert list(held.attended_agencies.all()) == [agency_a]
+    html = client.get(held.get_absolute_url(), headers={"accept-language": "en"}).content.decode()
+    assert "1 organization present" in html
+    assert "Present" in html and "Absent" in html
+
+
 def test_an_item_of_another_meeting_is_a_404(client, meetings, make_meeting, agency_a, minji):
     other = make_meeting(starts_at=timezone.now() + timedelta(days=3), invited=[agency_a])
     client.force_login(minji)
@@ -447,9 +470,10 @@ def test_meeting_pages_take_a_constant_number_of_queries(
     # upcoming meetings, past count, one page of past meetings.
     with django_assert_num_queries(8):
         assert client.get(reverse("meetings:list")).status_code == 200
-    # session, user, agency, bell, meeting, invited agencies, agenda items (with
-    # issues); the Mayor's office also gets the agency choices of "add an item".
-    with django_assert_num_queries(8 if persona == "minji" else 7):
+    # session, user, agency, bell, meeting, invited agencies, organizations
+    # present, agenda items (with issues); the Mayor's office also gets the
+    # agency choices of "add an item".
+    with django_assert_num_queries(9 if persona == "minji" else 8):
         assert client.get(meeting.get_absolute_url()).status_code == 200
 
 
