@@ -30,6 +30,7 @@ NOTIFYING_KINDS = {
     EventKind.COMMENT,
     EventKind.STATUS,
     EventKind.CHANGED,  # only when it includes a status change (see services)
+    EventKind.DECISION,  # a meeting decided something about the issue
 }
 
 

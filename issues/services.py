@@ -66,7 +66,10 @@ def _queue_notifications(event: Event) -> None:
     transaction.on_commit(lambda: deliver_notifications.delay(event.pk))
 
 
-def _record(issue: Issue, actor, kind: str, *, notify: bool = False, **fields) -> Event:
+def event_record(issue: Issue, actor, kind: str, *, notify: bool = False, **fields) -> Event:
+    """Append an event to an issue's timeline; with ``notify``, tell the people
+    it concerns once the transaction commits. Other apps (meetings' decisions)
+    write to the timeline through here."""
     event = Event.objects.create(issue=issue, actor=actor, kind=kind, **fields)
     if notify:
         _queue_notifications(event)
@@ -95,7 +98,7 @@ def _check_cooperators(lead_agency: Agency, cooperating: Iterable[Agency]) -> li
 def _request_cooperation(issue: Issue, agencies: Iterable[Agency], actor) -> None:
     for agency in agencies:
         Cooperation.objects.create(issue=issue, agency=agency, requested_by=actor)
-        _record(issue, actor, EventKind.COOPERATION_REQUESTED, agency=agency, notify=True)
+        event_record(issue, actor, EventKind.COOPERATION_REQUESTED, agency=agency, notify=True)
 
 
 def issue_create(
@@ -129,7 +132,7 @@ def issue_create(
     issue.full_clean()
     with transaction.atomic():
         issue.save()
-        _record(issue, actor, EventKind.CREATED)
+        event_record(issue, actor, EventKind.CREATED)
         _request_cooperation(issue, cooperating, actor)
     return issue
 
@@ -235,7 +238,7 @@ def issue_update(
         current.save()
         if changes:
             status_only = [c["field"] for c in changes] == ["status"]
-            _record(
+            event_record(
                 current,
                 actor,
                 EventKind.STATUS if status_only else EventKind.CHANGED,
@@ -244,7 +247,7 @@ def issue_update(
             )
         for cooperation in removed:
             cooperation.delete()
-            _record(current, actor, EventKind.COOPERATION_REMOVED, agency=cooperation.agency)
+            event_record(current, actor, EventKind.COOPERATION_REMOVED, agency=cooperation.agency)
         _request_cooperation(current, added, actor)
     return current
 
@@ -278,7 +281,7 @@ def cooperation_answer(
         locked.full_clean()
         locked.save()
         Issue.objects.filter(pk=locked.issue_id).update(updated_at=timezone.now())
-        _record(
+        event_record(
             locked.issue,
             actor,
             EventKind.COOPERATION_ANSWERED,
@@ -301,7 +304,7 @@ def comment_create(*, issue: Issue, actor, body: str) -> Comment:
         comment.full_clean()
         comment.save()
         Issue.objects.filter(pk=issue.pk).update(updated_at=comment.created_at)
-        _record(issue, actor, EventKind.COMMENT, comment=comment, notify=True)
+        event_record(issue, actor, EventKind.COMMENT, comment=comment, notify=True)
     return comment
 
 
@@ -326,7 +329,7 @@ def attachment_add(*, issue: Issue, actor, uploaded_file) -> Attachment:
         with transaction.atomic():
             attachment.save()
             Issue.objects.filter(pk=issue.pk).update(updated_at=attachment.created_at)
-            _record(issue, actor, EventKind.ATTACHMENT, attachment=attachment)
+            event_record(issue, actor, EventKind.ATTACHMENT, attachment=attachment)
     except Exception:
         attachment.file.delete(save=False)  # no row points at it: don't leave an orphan
         raise

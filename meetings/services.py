@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agencies.models import Agency
+from issues import services as issue_services
 from issues.models import Event, EventKind, Issue
 
 from . import rules
@@ -229,10 +230,12 @@ def agenda_item_decide(
 def _decision_on_timeline(item: AgendaItem, actor, now: datetime) -> None:
     issue = Issue.objects.select_for_update().get(pk=item.issue_id)
     due = item.follow_up_due
-    Event.objects.create(
-        issue=issue,
-        actor=actor,
-        kind=EventKind.DECISION,
+    # Through the issues service, so the lead agency and the participants hear of it.
+    issue_services.event_record(
+        issue,
+        actor,
+        EventKind.DECISION,
+        notify=True,
         agency=item.presenting_agency,
         changes=[
             {

@@ -347,7 +347,7 @@ def test_a_failed_save_leaves_no_orphan_file(alice, agency_a, media_root, monkey
     def broken_record(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "_record", broken_record)
+    monkeypatch.setattr(services, "event_record", broken_record)
     with pytest.raises(RuntimeError):
         services.attachment_add(
             issue=issue, actor=alice, uploaded_file=uploaded("회의록.pdf", samples.pdf_bytes())

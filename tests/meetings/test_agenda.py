@@ -392,3 +392,23 @@ def test_the_issue_page_box_takes_one_query_and_two_for_proposers(
         _render_box(issue, alice)
     with django_assert_num_queries(2):
         _render_box(issue, victor)
+
+
+def test_a_decision_notifies_the_lead_agency_after_commit(
+    proposed, issue, minji, django_capture_on_commit_callbacks, mailoutbox
+):
+    from issues import notifications
+    from issues.models import Event
+
+    services.agenda_item_accept(item=proposed, actor=minji)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.agenda_item_decide(
+            item=proposed, decision="예산을 추가 편성한다.", follow_up_due=None, actor=minji
+        )
+
+    assert len(callbacks) == 1  # the delivery task, queued once the decision is committed
+    decision = Event.objects.get(issue=issue, kind="decision")
+    assert notifications.deliver(decision.pk) >= 1
+    recipients = {address for message in mailoutbox for address in message.to}
+    assert issue.created_by.email in recipients
+    assert minji.email not in recipients  # never for one's own action
