@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 
 
 class KRDSFormMixin:
@@ -25,3 +26,16 @@ class KRDSFormMixin:
 
 class LoginForm(KRDSFormMixin, AuthenticationForm):
     pass
+
+
+def add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Show a service's ValidationError in the form the user submitted.
+
+    Services validate again (they are also called from tasks and commands);
+    their errors land on the matching field, or on the form as a whole.
+    """
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)

@@ -21,7 +21,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("issues/", include("issues.urls")),
-    path("notifications/", include("issues.notification_urls")),
+    path("notifications/", include("gwangju_hub.notification_urls")),
     path("meetings/", include("meetings.urls")),
     path("performance/", include((performance_urlpatterns, "performance"))),
     path("dashboard/", include("meetings.dashboard_urls")),

@@ -20,6 +20,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
+from gwangju_hub.forms import add_service_errors
+
 from . import rules, selectors, services
 from .forms import (
     AttachmentForm,
@@ -132,7 +134,7 @@ def issue_create(request: HttpRequest) -> HttpResponse:
         try:
             issue = services.issue_create(actor=request.user, **data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         except PermissionDenied:
             form.add_error("lead_agency", _("You may only file issues for your own organization."))
         else:
@@ -177,7 +179,7 @@ def issue_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 ),
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         except PermissionDenied:
             form.add_error("lead_agency", _("You may not move this issue to that organization."))
         else:
@@ -190,14 +192,6 @@ def _with_version(data, version: int):
     data = data.copy()
     data["version"] = str(version)
     return data
-
-
-def _add_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 @login_required
@@ -292,7 +286,7 @@ def comment_create(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.comment_create(issue=issue, actor=request.user, body=form.cleaned_data["body"])
     except ValidationError as exc:
-        _add_errors(form, exc)
+        add_service_errors(form, exc)
         return _form_errors(request, issue, "comment-form", comment_form=form)
     return _after_post(request, issue, "comment-form", _("Your comment was posted."))
 
@@ -329,7 +323,7 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
                 issue=issue, actor=request.user, uploaded_file=form.cleaned_data["file"]
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
     if form.errors:
         return _form_errors(request, issue, "attachments", attachment_form=form)
     return _after_post(request, issue, "attachments", _("The file was attached."))

@@ -24,6 +24,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from agencies.models import Agency
+from gwangju_hub.forms import add_service_errors
 from issues.models import Issue
 
 from . import ics, rules, selectors, services
@@ -56,14 +57,6 @@ def _get_managed_item(request: HttpRequest, pk: int, item_id: int) -> tuple[Meet
     if not rules.can_manage_meeting(request.user, meeting):
         raise PermissionDenied
     return meeting, get_object_or_404(AgendaItem, pk=item_id, meeting=meeting)
-
-
-def _add_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 # --- /meetings/ -----------------------------------------------------------------
@@ -229,7 +222,7 @@ def agenda_add(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.agenda_item_add(meeting=meeting, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
     if form.errors:
         return _form_errors(request, meeting, "agenda", add_form=form)
     return _after_post(request, meeting, "agenda", _("The item was added to the agenda."))
@@ -271,7 +264,7 @@ def agenda_decide(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
         try:
             services.agenda_item_decide(item=item, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
     if form.errors:
         return _form_errors(request, meeting, "agenda", decision_forms={item.pk: form})
     return _after_post(request, meeting, "agenda", _("The decision was recorded."))
@@ -293,7 +286,7 @@ def meeting_minutes(request: HttpRequest, pk: int) -> HttpResponse:
                 attended_agencies=form.cleaned_data["attended_agencies"],
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
     if form.errors:
         return _form_errors(request, meeting, "minutes", minutes_form=form)
     return _after_post(request, meeting, "minutes", _("The minutes were saved."))
@@ -353,7 +346,7 @@ def agenda_propose(request: HttpRequest) -> HttpResponse:
                 meeting=form.cleaned_data["meeting"], issue=issue, actor=user
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
     if not form.errors:
         message = _("The issue was proposed for the agenda; the Mayor's office will review it.")
         if not request.htmx:
@@ -457,7 +450,7 @@ def performance_report(request: HttpRequest, year: int, agency_slug: str) -> Htt
                 ),
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(
                 request,

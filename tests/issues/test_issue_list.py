@@ -189,9 +189,10 @@ def test_list_query_count_does_not_grow_with_issues(client, alice, size, django_
     _populate(size, alice.agency, cooperators, alice)
     client.force_login(alice)
 
-    # session, user, the user's agency (header), unread bell, filter choices
-    # (agencies, categories), count, one page of issues, their cooperations.
-    with django_assert_num_queries(9):
+    # session, user, the user's agency (header), unread bell (issues, reminders),
+    # filter choices (agencies, categories), count, one page of issues, their
+    # cooperations.
+    with django_assert_num_queries(10):
         response = client.get(reverse("issues:list"))
     assert len(response.context["page"].object_list) == min(size, 25)
 

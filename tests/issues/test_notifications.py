@@ -1,4 +1,5 @@
-"""Who hears about an issue event (issues.notifications) and the bell, /notifications/.
+"""Who hears about an issue event (issues.notifications) and the bell, /notifications/
+(gwangju_hub.notifications) as far as issue notifications go.
 
 ``deliver(event_id)`` is what the Celery task ``issues.deliver_notifications``
 runs; these tests call it directly. The end-to-end path through a real worker
@@ -559,9 +560,10 @@ def test_a_notification_for_an_issue_that_became_invisible_is_not_listed(client,
     assert response.status_code == 404
 
 
-# The bell counts every unread notification of the user, including those of issues
-# they may no longer see (issues/context_processors.py; notifications.unread_count
-# too), which CONTRACT.md forbids: "never a hint in a list, count, …".
+# The bell (gwangju_hub/context_processors.py, through notifications.unread_count)
+# must not count notifications of issues the user may no longer see; CONTRACT.md:
+# "never a hint in a list, count, …". The page and the reminders are tested in
+# tests/gwangju_hub/test_notifications_page.py.
 def test_the_bell_does_not_count_notifications_of_invisible_issues(client, bob, withdrawn):
     client.force_login(bob)
 

@@ -320,8 +320,8 @@ def test_query_count_is_fixed_whatever_the_data_size(
     _grow(size, agencies, alice)
     client.force_login(minji)
 
-    # session, user, header agency, bell; organizations; headline; per lead,
+    # session, user, header agency, bell (issues, reminders); organizations; headline; per lead,
     # per cooperator, medians; map; trend opened, resolved; next meetings and
     # their reminders; reports and the briefing.
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(16):
         client.get(reverse("dashboard"))

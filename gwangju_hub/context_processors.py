@@ -1,0 +1,23 @@
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+
+def notifications(request: HttpRequest) -> dict:
+    """The bell's unread count: issue notifications and meeting reminders.
+
+    Lazy, so pages that don't show it pay no query; two when they do. Only
+    what the user may still see is counted: not even a count may hint at a
+    hidden issue or meeting.
+    """
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+
+    def count() -> int:
+        from issues.notifications import unread_count
+
+        from .notifications import unread_reminder_count
+
+        return unread_count(user) + unread_reminder_count(user)
+
+    return {"unread_notifications": SimpleLazyObject(count)}

@@ -1,0 +1,102 @@
+"""The bell's page, /notifications/: issue notifications and meeting reminders together.
+
+It lives in the project package because it joins two apps: ``meetings`` may
+import ``issues`` but never the reverse, so neither app can own a page that
+shows both. Every list and every count re-checks visibility at read time: an
+issue may have been restricted, or an organization uninvited from a meeting,
+since the notification was created.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from issues.models import Issue, Notification
+from meetings.models import Meeting, ReminderNotice, ReminderPurpose
+from meetings.reminders import report_deadline
+
+ISSUE_PAGE_SIZE = 30
+# The reminders section shows the unread ones first, then the latest read.
+REMINDER_LIMIT = 20
+
+
+def issue_notifications_for(user) -> QuerySet[Notification]:
+    """The user's issue notifications about issues they may still see."""
+    return Notification.objects.filter(
+        recipient=user, event__issue__in=Issue.objects.visible_to(user)
+    ).select_related("event__issue", "event__actor__agency", "event__agency")
+
+
+def reminder_notices_for(user) -> QuerySet[ReminderNotice]:
+    """The user's reminder notices about meetings they may still see."""
+    return ReminderNotice.objects.filter(
+        recipient=user,
+        delivery__meeting__in=Meeting.objects.for_user(user).values("pk"),
+    ).select_related("delivery__meeting")
+
+
+def unread_reminder_count(user) -> int:
+    return reminder_notices_for(user).filter(read_at=None).count()
+
+
+@login_required
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    reminders = list(
+        reminder_notices_for(request.user).order_by(
+            Case(When(read_at=None, then=Value(0)), default=Value(1), output_field=IntegerField()),
+            "-created_at",
+            "-id",
+        )[:REMINDER_LIMIT]
+    )
+    for notice in reminders:
+        delivery = notice.delivery
+        # What the reminder was about: the report deadline, or the meeting itself.
+        notice.when = (
+            report_deadline(delivery.meeting)
+            if delivery.purpose == ReminderPurpose.REPORT_DEADLINE
+            else delivery.meeting.starts_at
+        )
+    page = Paginator(issue_notifications_for(request.user), ISSUE_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request, "notifications/notification_list.html", {"reminders": reminders, "page": page}
+    )
+
+
+@login_required
+@require_GET
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark an issue notification read and go to its issue."""
+    notification = get_object_or_404(issue_notifications_for(request.user), pk=pk)
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return redirect(notification.event.issue)
+
+
+@login_required
+@require_GET
+def reminder_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark a reminder notice read and go to its meeting."""
+    notice = get_object_or_404(reminder_notices_for(request.user), pk=pk)
+    if notice.read_at is None:
+        notice.read_at = timezone.now()
+        notice.save(update_fields=["read_at"])
+    return redirect(notice.delivery.meeting)
+
+
+@login_required
+@require_POST
+def mark_all_read(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    Notification.objects.filter(recipient=request.user, read_at=None).update(read_at=now)
+    ReminderNotice.objects.filter(recipient=request.user, read_at=None).update(read_at=now)
+    return redirect("notifications:list")

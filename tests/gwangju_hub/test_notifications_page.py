@@ -1,0 +1,352 @@
+"""The bell and /notifications/ (gwangju_hub.notifications): issue notifications and
+meeting reminders together, each re-checked against what the user may still see.
+
+Issue-only behaviour (delivery, the issue section's details) is in
+tests/issues/test_notifications.py.
+"""
+
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from issues import services
+from issues.models import Notification
+from meetings.models import (
+    Meeting,
+    MeetingKind,
+    MeetingStatus,
+    ReminderDelivery,
+    ReminderNotice,
+    ReminderPurpose,
+)
+
+pytestmark = pytest.mark.django_db
+
+SEOUL = ZoneInfo("Asia/Seoul")
+DAY = timedelta(days=1)
+# Far ahead, so the meetings are upcoming whenever the tests run.
+T = datetime(2031, 2, 18, 14, 0, tzinfo=SEOUL)
+MEETING = "제1차 부기관장 회의"
+HIDDEN_MEETING = "가기관 단독 회의"
+ISSUE = "도시철도 2호선 공정 점검"
+HIDDEN_ISSUE = "비공개 현안"
+
+
+def _meeting(title, invited, *, starts_at=T, kind=MeetingKind.VICE_HEADS, **fields):
+    meeting = Meeting.objects.create(
+        kind=kind,
+        title=title,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=2),
+        **fields,
+    )
+    meeting.invited_agencies.set(invited)
+    return meeting
+
+
+def _notice(user, meeting, purpose=ReminderPurpose.MEETING, offset=7 * DAY) -> ReminderNotice:
+    delivery = ReminderDelivery.objects.create(
+        meeting=meeting,
+        purpose=purpose,
+        recipient=user,
+        offset=offset,
+        due_at=meeting.starts_at - offset,
+        sent_at=meeting.starts_at - offset,
+    )
+    return ReminderNotice.objects.create(recipient=user, delivery=delivery)
+
+
+def _issue_notification(actor, lead_agency, user, title=ISSUE, **fields) -> Notification:
+    issue = services.issue_create(actor=actor, lead_agency=lead_agency, title=title, **fields)
+    return Notification.objects.create(recipient=user, event=issue.events.latest("id"))
+
+
+@pytest.fixture
+def bob_notified(alice, bob, agency_a, agency_b):
+    """Bob (agency B): a reminder and an issue notification he may see, and one of each
+    he may not (a meeting only agency A is invited to, a restricted issue of agency A)."""
+    meeting = _meeting(MEETING, [agency_a, agency_b])
+    hidden_meeting = _meeting(HIDDEN_MEETING, [agency_a])
+    return SimpleNamespace(
+        meeting=meeting,
+        reminder=_notice(bob, meeting),
+        hidden_reminder=_notice(bob, hidden_meeting),
+        notification=_issue_notification(alice, agency_a, bob),
+        hidden_notification=_issue_notification(
+            alice, agency_a, bob, title=HIDDEN_ISSUE, visibility="restricted"
+        ),
+    )
+
+
+def _bell(client) -> str:
+    page = client.get(reverse("issues:list")).content.decode()
+    return page.split('class="notification-bell"', 1)[1].split("</a>", 1)[0]
+
+
+def _page(client) -> str:
+    response = client.get(reverse("notifications:list"), headers={"accept-language": "en"})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+# --- the bell --------------------------------------------------------------------------
+
+
+def test_the_bell_counts_reminders_and_issue_notifications_the_user_may_see(
+    client, bob, bob_notified
+):
+    client.force_login(bob)
+
+    assert ">2<" in _bell(client)
+
+
+def test_the_bell_counts_reminders_alone(client, bob, agency_b):
+    _notice(bob, _meeting(MEETING, [agency_b]))
+    client.force_login(bob)
+
+    assert ">1<" in _bell(client)
+
+
+def test_the_bell_counts_nothing_hidden(client, bob, bob_notified):
+    bob_notified.reminder.delete()
+    bob_notified.notification.delete()
+    client.force_login(bob)
+
+    assert "badge" not in _bell(client)
+
+
+def test_the_bell_costs_two_queries_and_only_when_shown(rf, bob, bob_notified):
+    from gwangju_hub.context_processors import notifications
+
+    request = rf.get("/")
+    request.user = bob
+    with CaptureQueriesContext(connection) as queries:
+        context = notifications(request)
+    assert len(queries) == 0
+
+    with CaptureQueriesContext(connection) as queries:
+        assert context["unread_notifications"] == 2
+    assert len(queries) == 2
+
+
+# --- the page --------------------------------------------------------------------------
+
+
+def test_the_page_lists_both_kinds(client, bob, bob_notified):
+    client.force_login(bob)
+
+    page = _page(client)
+
+    assert "Meeting reminders" in page
+    assert "Issue notifications" in page
+    assert MEETING in page
+    assert reverse("notifications:reminder", args=[bob_notified.reminder.pk]) in page
+    assert "D-7" in page
+    assert "2031-02-18" in page
+    assert ISSUE in page
+    assert reverse("notifications:open", args=[bob_notified.notification.pk]) in page
+    assert page.count("New</span>") == 2
+    assert "Mark all as read" in page
+
+
+def test_the_page_shows_no_hidden_meeting_or_issue(client, bob, bob_notified):
+    client.force_login(bob)
+
+    page = _page(client)
+
+    assert HIDDEN_MEETING not in page
+    assert reverse("notifications:reminder", args=[bob_notified.hidden_reminder.pk]) not in page
+    assert HIDDEN_ISSUE not in page
+
+
+def test_the_page_names_each_purpose(client, hana, agency_a):
+    briefing = _meeting(
+        "성과보고회", [agency_a], kind=MeetingKind.PERFORMANCE_BRIEFING, starts_at=T + 30 * DAY
+    )
+    _notice(hana, briefing, ReminderPurpose.REPORT_DEADLINE, offset=3 * DAY)
+    cancelled = _meeting(
+        "취소된 회의", [agency_a], starts_at=T + DAY, status=MeetingStatus.CANCELLED
+    )
+    _notice(hana, cancelled, ReminderPurpose.CANCELLATION, offset=timedelta(0))
+    _notice(hana, _meeting(MEETING, [agency_a]), offset=DAY)
+    client.force_login(hana)
+
+    page = _page(client)
+
+    assert "Performance report deadline" in page
+    assert "D-3" in page
+    assert "Meeting cancelled" in page
+    assert "Meeting reminder" in page
+    assert "D-1" in page
+
+
+def test_the_page_is_translated(client, bob, bob_notified):
+    client.force_login(bob)
+
+    page = client.get(reverse("notifications:list"), headers={"accept-language": "ko"})
+
+    assert "회의 알림" in page.content.decode()
+
+
+def test_the_page_shows_read_notices_without_the_new_badge(client, bob, bob_notified):
+    client.force_login(bob)
+    client.post(reverse("notifications:read_all"))
+
+    page = _page(client)
+
+    assert MEETING in page
+    assert ISSUE in page
+    assert "New</span>" not in page
+    assert "Mark all as read" not in page
+
+
+def test_the_page_shows_empty_sections(client, carol):
+    client.force_login(carol)
+
+    page = _page(client)
+
+    assert "No meeting reminders yet." in page
+    assert "No issue notifications yet." in page
+
+
+@pytest.mark.parametrize("size", [1, 8])
+def test_the_page_query_count_does_not_grow(
+    client, alice, bob, agency_a, agency_b, size, django_assert_num_queries
+):
+    for n in range(size):
+        meeting = _meeting(f"{MEETING} {n}", [agency_a, agency_b], starts_at=T + n * DAY)
+        _notice(bob, meeting)
+        _notice(bob, meeting, offset=DAY)
+        _issue_notification(alice, agency_a, bob, title=f"{ISSUE} {n}")
+    client.force_login(bob)
+
+    # Session, user, the header's agency; reminders; issue notifications (count,
+    # page); the bell (two).
+    with django_assert_num_queries(8):
+        response = client.get(reverse("notifications:list"))
+
+    assert response.content.decode().count("notification-item") == 3 * size
+
+
+# --- opening ---------------------------------------------------------------------------
+
+
+def test_opening_a_reminder_marks_it_read_and_goes_to_the_meeting(client, bob, bob_notified):
+    client.force_login(bob)
+
+    response = client.get(reverse("notifications:reminder", args=[bob_notified.reminder.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == bob_notified.meeting.get_absolute_url()
+    bob_notified.reminder.refresh_from_db()
+    assert bob_notified.reminder.read_at is not None
+    assert ">1<" in _bell(client)
+
+
+def test_opening_an_issue_notification_marks_it_read_and_goes_to_the_issue(
+    client, bob, bob_notified
+):
+    client.force_login(bob)
+
+    response = client.get(reverse("notifications:open", args=[bob_notified.notification.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == bob_notified.notification.event.issue.get_absolute_url()
+    bob_notified.notification.refresh_from_db()
+    assert bob_notified.notification.read_at is not None
+    assert ">1<" in _bell(client)
+
+
+def test_opening_it_again_keeps_the_first_read_time(client, bob, bob_notified):
+    client.force_login(bob)
+    url = reverse("notifications:reminder", args=[bob_notified.reminder.pk])
+    client.get(url)
+    bob_notified.reminder.refresh_from_db()
+    first = bob_notified.reminder.read_at
+
+    assert client.get(url).status_code == 302
+    bob_notified.reminder.refresh_from_db()
+    assert bob_notified.reminder.read_at == first
+
+
+def test_another_users_ids_are_404(client, carol, bob_notified):
+    client.force_login(carol)
+
+    for url in (
+        reverse("notifications:reminder", args=[bob_notified.reminder.pk]),
+        reverse("notifications:open", args=[bob_notified.notification.pk]),
+    ):
+        assert client.get(url).status_code == 404
+    bob_notified.reminder.refresh_from_db()
+    bob_notified.notification.refresh_from_db()
+    assert bob_notified.reminder.read_at is None
+    assert bob_notified.notification.read_at is None
+
+
+def test_a_reminder_of_a_meeting_no_longer_visible_is_404(client, bob, bob_notified, agency_a):
+    bob_notified.meeting.invited_agencies.set([agency_a])  # agency B uninvited
+    client.force_login(bob)
+
+    response = client.get(reverse("notifications:reminder", args=[bob_notified.reminder.pk]))
+
+    assert response.status_code == 404
+    bob_notified.reminder.refresh_from_db()
+    assert bob_notified.reminder.read_at is None
+    assert MEETING not in _page(client)
+
+
+def test_the_mayors_office_opens_a_reminder_of_any_meeting(client, minji, agency_a):
+    notice = _notice(minji, _meeting(MEETING, [agency_a]))
+    client.force_login(minji)
+
+    response = client.get(reverse("notifications:reminder", args=[notice.pk]))
+
+    assert response.status_code == 302
+
+
+def test_notifications_require_login(client, bob_notified):
+    for url in (
+        reverse("notifications:list"),
+        reverse("notifications:reminder", args=[bob_notified.reminder.pk]),
+        reverse("notifications:open", args=[bob_notified.notification.pk]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/")
+
+
+# --- mark all read ---------------------------------------------------------------------
+
+
+def test_mark_all_read_marks_both_kinds(client, bob, bob_notified):
+    client.force_login(bob)
+
+    response = client.post(reverse("notifications:read_all"))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("notifications:list")
+    assert not ReminderNotice.objects.filter(recipient=bob, read_at=None).exists()
+    assert not Notification.objects.filter(recipient=bob, read_at=None).exists()
+    assert "badge" not in _bell(client)
+
+
+def test_mark_all_read_leaves_other_users_alone(client, bob, carol, agency_c, bob_notified):
+    notice = _notice(carol, _meeting("다기관 회의", [agency_c]))
+    client.force_login(bob)
+
+    client.post(reverse("notifications:read_all"))
+
+    notice.refresh_from_db()
+    assert notice.read_at is None
+
+
+def test_mark_all_read_requires_post(client, bob, bob_notified):
+    client.force_login(bob)
+
+    assert client.get(reverse("notifications:read_all")).status_code == 405
+    assert ReminderNotice.objects.filter(recipient=bob, read_at=None).count() == 2
