@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -92,7 +94,10 @@ class IssueForm(KRDSFormMixin, forms.ModelForm):
 
     def _lead_agency_id(self):
         if self.is_bound:
-            return self.data.get("lead_agency") or None
+            try:  # raw input: the field validates it later; here it only narrows choices
+                return int(self.data.get("lead_agency"))
+            except (TypeError, ValueError):
+                return None
         if self.instance.pk:
             return self.instance.lead_agency_id
         return self.user.agency_id
@@ -216,6 +221,21 @@ class IssueFilterForm(KRDSFormMixin, forms.Form):
             ("priority", _("Priority")),
             ("title", _("Title")),
         ]
+
+    # Dates far outside any plausible range would overflow timezone arithmetic.
+    EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
+    def _bounded(self, name: str):
+        value = self.cleaned_data.get(name)
+        if value and not (self.EARLIEST <= value <= self.LATEST):
+            raise forms.ValidationError(_("Enter a date between 2000 and 2100."))
+        return value
+
+    def clean_resolved_from(self):
+        return self._bounded("resolved_from")
+
+    def clean_resolved_to(self):
+        return self._bounded("resolved_to")
 
     def filters(self) -> IssueFilters:
         """The valid part of the query; invalid parameters are dropped (see errors)."""

@@ -44,14 +44,17 @@ def can_create_for(user, agency: Agency) -> bool:
 
 
 def can_edit(user, issue: Issue) -> bool:
-    """The lead agency's people edit an issue; so does whoever filed it.
+    """The lead agency's people edit an issue.
 
-    The second half lets the Mayor's office keep editing an issue it filed on
-    an organization's behalf.
+    The Mayor's office may also keep editing an issue it filed on an
+    organization's behalf. Staff who filed an issue that later moved to
+    another agency may not: that agency owns it now.
     """
     if not can_view(user, issue):
         return False
-    return issue.lead_agency_id == user.agency_id or issue.created_by_id == user.pk
+    if issue.lead_agency_id == user.agency_id:
+        return True
+    return _reads_everything(user) and issue.created_by_id == user.pk
 
 
 def can_comment(user, issue: Issue) -> bool:

@@ -42,6 +42,7 @@ from .models import (
     PerformanceReportStatus,
     ReminderDelivery,
 )
+from .selectors import readable_agenda_items
 
 CACHE_SECONDS = 60
 STALE_REQUEST_DAYS = 14
@@ -83,6 +84,8 @@ def period_from(params, today: date) -> tuple[Period, list[str]]:
         else:
             if start > end:
                 errors.append(_("The start of the range must not be after its end."))
+            elif start.year < 2000 or end.year > 2100:
+                errors.append(_("Enter a date between 2000 and 2100."))
             else:
                 return Period(key, start, end), errors
     return Period("month", today.replace(day=1), today), errors
@@ -135,8 +138,13 @@ def _median_days_by_agency(issues, agency_ids) -> dict[int, float]:
     return {agency_id: statistics.median(values) for agency_id, values in durations.items()}
 
 
-def compute(*, scope: Agency | None, period: Period, today: date) -> dict:
-    """All figures of the dashboard, for one agency (scope) or all of them."""
+def compute(*, scope: Agency | None, period: Period, today: date, viewer=None) -> dict:
+    """All figures of the dashboard, for one agency (scope) or all of them.
+
+    ``viewer`` is whom the figures are for; what a non-Mayor's-office user may
+    read depends only on their agency, so the figures of one scope are the
+    same for all its people (and cached per scope).
+    """
     now = timezone.now()
     issues = Issue.objects.all()
     cooperations = Cooperation.objects.filter(issue__status__in=ACTIVE_STATUSES)
@@ -246,7 +254,7 @@ def compute(*, scope: Agency | None, period: Period, today: date) -> dict:
 
     trend = _trend(issues, today)
     chart = monthly_bars(trend)
-    meetings = _next_meetings(now, scope)
+    meetings = _next_meetings(now, scope, viewer)
     readiness = _briefing_readiness(today.year, agencies)
     return {
         "headline": headline,
@@ -302,17 +310,20 @@ def _trend(issues, today: date) -> list[dict]:
     ]
 
 
-def _next_meetings(now, scope: Agency | None) -> list[dict]:
+def _next_meetings(now, scope: Agency | None, viewer) -> list[dict]:
     meetings = Meeting.objects.upcoming(now)
+    readable = Q()
     if scope is not None:
         meetings = meetings.filter(invited_agencies=scope)
+        # Agenda items about issues the viewer may not read are not even counted.
+        readable = readable_agenda_items(viewer, prefix="agenda_items__")
     upcoming = list(
         meetings.annotate(
             agenda_accepted=Count(
-                "agenda_items", filter=Q(agenda_items__status="accepted"), distinct=True
+                "agenda_items", filter=Q(agenda_items__status="accepted") & readable, distinct=True
             ),
             agenda_proposed=Count(
-                "agenda_items", filter=Q(agenda_items__status="proposed"), distinct=True
+                "agenda_items", filter=Q(agenda_items__status="proposed") & readable, distinct=True
             ),
         )[:3]
     )
@@ -371,7 +382,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     if figures_html is None:
         figures = cache.get(key)
         if figures is None:
-            figures = compute(scope=scope, period=period, today=today)
+            figures = compute(scope=scope, period=period, today=today, viewer=user)
             cache.set(key, figures, CACHE_SECONDS)
         context |= {
             **figures,
@@ -401,7 +412,7 @@ def _figures_for(request: HttpRequest):
     scope = None if (user.is_superuser or user.role == Role.MAYOR_OFFICE) else user.agency
     today = timezone.localdate()
     period, _errors = period_from(request.GET, today)
-    return scope, period, compute(scope=scope, period=period, today=today)
+    return scope, period, compute(scope=scope, period=period, today=today, viewer=user)
 
 
 EXPORT_COLUMNS = [

@@ -266,8 +266,11 @@ class ReminderDelivery(models.Model):
         verbose_name_plural = _("reminder deliveries")
         ordering = ["due_at", "id"]
         constraints = [
+            # due_at is in the key because it follows the meeting's time: a
+            # meeting moved to another day is a new moment to remind people of.
             models.UniqueConstraint(
-                fields=["meeting", "purpose", "recipient", "offset"], name="reminder_once"
+                fields=["meeting", "purpose", "recipient", "offset", "due_at"],
+                name="reminder_once",
             ),
         ]
         indexes = [

@@ -1,7 +1,9 @@
 """Meeting and report-deadline reminders: planned as rows, claimed, sent once.
 
 Every reminder is a ``ReminderDelivery`` row, unique per (meeting, purpose,
-recipient, offset). A periodic sweep (Celery beat, or ``manage.py
+recipient, offset, due time); the due time follows the meeting's time, so a
+meeting moved to another day is reminded of again for its new time, and rows
+planned for its old time are never sent. A periodic sweep (Celery beat, or ``manage.py
 send_due_reminders``) first *plans*: it inserts the rows whose moment has come,
 ignoring conflicts, so two sweeps at once create each row once. Then it
 *sends*: it claims due rows under a row lock (``skip_locked``) with a short
@@ -32,7 +34,16 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Prefetch, Q
+from django.db.models import (
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    Value,
+)
 from django.db.models.functions import ExtractYear
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -247,7 +258,7 @@ def _create_missing(wanted: dict[tuple, datetime], now: datetime, meeting_ids: l
         return 0
     existing = set(
         ReminderDelivery.objects.filter(meeting_id__in=meeting_ids).values_list(
-            "meeting_id", "purpose", "recipient_id", "offset"
+            "meeting_id", "purpose", "recipient_id", "offset", "due_at"
         )
     )
     new = [
@@ -260,7 +271,7 @@ def _create_missing(wanted: dict[tuple, datetime], now: datetime, meeting_ids: l
             created_at=now,
         )
         for (meeting_id, purpose, recipient_id, offset), due_at in wanted.items()
-        if (meeting_id, purpose, recipient_id, offset) not in existing
+        if (meeting_id, purpose, recipient_id, offset, due_at) not in existing
     ]
     # ignore_conflicts: a concurrent sweep may have inserted some in between.
     ReminderDelivery.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
@@ -332,6 +343,10 @@ def _sendable(now: datetime):
                 purpose=ReminderPurpose.MEETING,
                 meeting__status=MeetingStatus.SCHEDULED,
                 meeting__starts_at__gt=now,
+                # Still about the meeting's current time (it may have moved).
+                due_at=ExpressionWrapper(
+                    F("meeting__starts_at") - F("offset"), output_field=DateTimeField()
+                ),
             )
             | Q(
                 purpose=ReminderPurpose.CANCELLATION,
@@ -344,6 +359,10 @@ def _sendable(now: datetime):
                     meeting__status=MeetingStatus.SCHEDULED,
                     meeting__starts_at__gt=now + _report_lead(),
                     recipient__role=Role.HEAD,
+                    due_at=ExpressionWrapper(
+                        F("meeting__starts_at") - Value(_report_lead()) - F("offset"),
+                        output_field=DateTimeField(),
+                    ),
                 )
                 & ~Exists(submitted)
             )

@@ -27,7 +27,7 @@ from . import rules
 from .models import AgendaItem, AgendaItemStatus, Meeting, PerformanceReport
 
 
-def _readable_items(user, prefix: str = "") -> Q:
+def readable_agenda_items(user, prefix: str = "") -> Q:
     """Agenda items the user may see: none about an issue they may not read.
 
     A restricted issue's title is copied into its agenda item, so such an
@@ -48,7 +48,7 @@ def meeting_list(user, now: datetime | None = None) -> tuple[QuerySet[Meeting], 
     agenda_size = Count(
         "agenda_items",
         filter=Q(agenda_items__status=AgendaItemStatus.ACCEPTED)
-        & _readable_items(user, prefix="agenda_items__"),
+        & readable_agenda_items(user, prefix="agenda_items__"),
         distinct=True,
     )
     has_minutes = ExpressionWrapper(~Q(minutes=""), output_field=BooleanField())
@@ -64,7 +64,7 @@ def meeting_detail(meeting_id: int, user) -> Meeting:
     its presenting agency; removed items only for those who run meetings.
     Raises Meeting.DoesNotExist when it does not exist *for this user*.
     """
-    items = AgendaItem.objects.filter(_readable_items(user)).select_related(
+    items = AgendaItem.objects.filter(readable_agenda_items(user)).select_related(
         "issue__lead_agency", "presenting_agency", "proposed_by"
     )
     if not rules.can_manage_meeting(user):

@@ -154,3 +154,50 @@ def test_ids_of_another_issue_do_not_reach_its_cooperation(
     assert response.status_code == 404
     other.refresh_from_db()
     assert other.status == "requested"
+
+
+def test_staff_who_filed_an_issue_cannot_edit_it_once_another_agency_leads_it(
+    client, alice, bob
+):
+    from issues import services
+    from issues.models import Issue
+
+    issue = services.issue_create(actor=alice, title="이관된 현안", lead_agency=alice.agency)
+    # Handed over to agency B (e.g. by an administrator).
+    Issue.objects.filter(pk=issue.pk).update(lead_agency=bob.agency)
+    client.force_login(alice)
+
+    assert client.get(reverse("issues:edit", args=[issue.pk])).status_code == 403
+    response = client.post(
+        reverse("issues:status", args=[issue.pk]), {"status": "closed", "version": 2}
+    )
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("value", ["abc", "1;", ""])
+def test_a_malformed_lead_agency_is_a_form_error_not_a_500(client, alice, open_issue, value):
+    client.force_login(alice)
+
+    created = client.post(
+        reverse("issues:create"),
+        {"title": "x", "lead_agency": value, "priority": "normal", "visibility": "all"},
+    )
+    edited = client.post(
+        reverse("issues:edit", args=[open_issue.pk]),
+        {"title": "x", "lead_agency": value, "version": 1},
+    )
+
+    assert created.status_code == 200 and "lead_agency" in created.context["form"].errors
+    assert edited.status_code == 200 and "lead_agency" in edited.context["form"].errors
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"resolved_to": "9999-12-31"}, {"resolved_from": "0001-01-01"}],
+)
+def test_dates_outside_any_plausible_range_are_ignored_not_a_500(client, alice, open_issue, params):
+    client.force_login(alice)
+
+    assert client.get(reverse("issues:list"), params).status_code == 200
+    export = client.get(reverse("issues:export"), params)
+    assert export.status_code == 200 and b"".join(export.streaming_content)

@@ -325,3 +325,38 @@ def test_query_count_is_fixed_whatever_the_data_size(
     # their reminders; reports and the briefing.
     with django_assert_num_queries(16):
         client.get(reverse("dashboard"))
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [("0001-01-01", "0001-01-02"), ("9999-12-31", "9999-12-31")]
+)
+def test_a_custom_range_outside_any_plausible_dates_is_refused_not_a_500(
+    client, minji, data, start, end
+):
+    client.force_login(minji)
+    params = {"period": "custom", "start": start, "end": end}
+
+    response = client.get(reverse("dashboard"), params)
+
+    assert response.status_code == 200 and response.context["period"].key == "month"
+    assert client.get(reverse("dashboard_export", args=["csv"]), params).status_code == 200
+
+
+def test_a_heads_agenda_counts_leave_out_items_about_issues_they_may_not_read(
+    client, hana, data, agency_b, bob
+):
+    """Agency B's restricted issue on the agenda is invisible to agency A's head."""
+    hidden = _issue(99, agency_b, bob, created=at(2026, 6, 1), visibility="restricted")
+    upcoming = Meeting.objects.get(title="6월 부기관장 회의")
+    AgendaItem.objects.create(
+        meeting=upcoming,
+        issue=hidden,
+        title="비공개",
+        presenting_agency=agency_b,
+        status="accepted",
+    )
+    client.force_login(hana)
+
+    meeting = client.get(reverse("dashboard")).context["meetings"][0]["meeting"]
+
+    assert meeting.agenda_accepted == 1  # only #6, which agency A leads

@@ -750,3 +750,49 @@ def test_the_queries_of_a_sweep_do_not_grow_with_the_number_of_meetings(
     # costs two more (marking it sent, the in-app notice).
     assert idle == 8
     assert sending - 2 * result.sent == 13
+
+
+# --- a meeting that moves ---------------------------------------------------------------
+
+
+def test_a_postponed_meeting_is_reminded_of_again_for_its_new_time(
+    sweep_at, mailoutbox, meeting, victor
+):
+    sweep_at(T - DAY + MINUTE)  # both reminders for the original time go out
+    assert sorted(tag for who, tag in _received(mailoutbox) if who == victor.username) == [
+        "D-1",
+        "D-7",
+    ]
+    new_time = T + 30 * DAY
+    type(meeting).objects.filter(pk=meeting.pk).update(
+        starts_at=new_time, ends_at=new_time + DAY / 12
+    )
+    mailoutbox.clear()
+
+    sweep_at(new_time - 7 * DAY)
+    sweep_at(new_time - DAY)
+    sweep_at(new_time - DAY + MINUTE)
+
+    assert sorted(tag for who, tag in _received(mailoutbox) if who == victor.username) == [
+        "D-1",
+        "D-7",
+    ]
+
+
+def test_reminders_planned_for_the_old_time_are_not_sent_after_a_move(
+    sweep_at, clock, mailoutbox, meeting, victor, settings
+):
+    # Planned at T-7d, but the SMTP server is down so nothing is sent yet.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9
+    sweep_at(T - 7 * DAY)
+    assert ReminderDelivery.objects.filter(sent_at__isnull=True).exists()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    new_time = T + 30 * DAY
+    type(meeting).objects.filter(pk=meeting.pk).update(
+        starts_at=new_time, ends_at=new_time + DAY / 12
+    )
+
+    sweep_at(T - 6 * DAY)  # after the backoff; the old rows are no longer worth sending
+
+    assert mailoutbox == []
