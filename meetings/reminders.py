@@ -324,8 +324,37 @@ def _plan_cancellations(now: datetime, meeting_id: int | None = None) -> int:
 # --- sending -------------------------------------------------------------------------
 
 
+def _still_concerned() -> Q:
+    """Whether the recipient is still someone the reminder is for, at send time.
+
+    Planning decided it once; an organization uninvited since, a vice-head who
+    became staff, or an issue taken off the agenda must not get the mail.
+    """
+    invited = Meeting.invited_agencies.through.objects.filter(
+        meeting_id=OuterRef("meeting_id"), agency_id=OuterRef("recipient__agency_id")
+    )
+    in_role = Q()
+    for kind, roles in AUDIENCE_ROLES.items():
+        in_role |= Q(meeting__kind=kind, recipient__role__in=roles)
+    owns_agenda_issue = AgendaItem.objects.filter(
+        meeting_id=OuterRef("meeting_id"),
+        status__in=[AgendaItemStatus.PROPOSED, AgendaItemStatus.ACCEPTED],
+    ).filter(
+        Q(issue__created_by_id=OuterRef("recipient_id"))
+        | Q(issue__assignee_id=OuterRef("recipient_id"))
+    )
+    return (
+        Q(recipient__role=Role.MAYOR_OFFICE)
+        | (in_role & Exists(invited))
+        | Exists(owns_agenda_issue)
+    )
+
+
 def _sendable(now: datetime):
     """Unsent rows that are due, not leased, not backing off, and still worth sending."""
+    invited = Meeting.invited_agencies.through.objects.filter(
+        meeting_id=OuterRef("meeting_id"), agency_id=OuterRef("recipient__agency_id")
+    )
     submitted = PerformanceReport.objects.filter(
         agency_id=OuterRef("recipient__agency_id"),
         year=OuterRef("report_year"),
@@ -348,6 +377,7 @@ def _sendable(now: datetime):
                     F("meeting__starts_at") - F("offset"), output_field=DateTimeField()
                 ),
             )
+            & _still_concerned()
             | Q(
                 purpose=ReminderPurpose.CANCELLATION,
                 meeting__status=MeetingStatus.CANCELLED,
@@ -365,6 +395,7 @@ def _sendable(now: datetime):
                     ),
                 )
                 & ~Exists(submitted)
+                & Exists(invited)
             )
         )
         .order_by("due_at", "pk")

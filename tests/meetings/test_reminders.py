@@ -796,3 +796,20 @@ def test_reminders_planned_for_the_old_time_are_not_sent_after_a_move(
     sweep_at(T - 6 * DAY)  # after the backoff; the old rows are no longer worth sending
 
     assert mailoutbox == []
+
+
+def test_an_organization_uninvited_after_planning_gets_no_reminder(
+    sweep_at, clock, mailoutbox, meeting, victor, minji, agency_a, settings
+):
+    # Planned at T-7d while agency A was invited; the mail could not go out yet.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9
+    sweep_at(T - 7 * DAY)
+    assert ReminderDelivery.objects.filter(recipient=victor, sent_at__isnull=True).exists()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    meeting.invited_agencies.remove(agency_a)
+
+    sweep_at(T - 6 * DAY)
+
+    assert victor.username not in _recipients(mailoutbox)
+    assert minji.username in _recipients(mailoutbox)  # the Mayor's office still hears of it
