@@ -363,9 +363,9 @@ def _briefing_readiness(year: int, agencies: list[Agency]) -> dict:
 @vary_on_headers("HX-Request")
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if user.role == Role.STAFF and not user.is_superuser:
+    allowed, scope = _scope_for(user)
+    if not allowed:
         return redirect("issues:list")
-    scope = None if (user.is_superuser or user.role == Role.MAYOR_OFFICE) else user.agency
     today = timezone.localdate()
     period, errors = period_from(request.GET, today)
     # Keys change every CACHE_SECONDS, so no figure is ever older than that,
@@ -407,9 +407,22 @@ def _period_query(period: Period) -> str:
     return urlencode(params)
 
 
+def _scope_for(user) -> tuple[bool, Agency | None]:
+    """(may see the dashboard, the agency it is limited to; None for all of them).
+
+    The Mayor's office sees every organization; heads and vice-heads their own;
+    staff (and accounts not yet placed in an agency) go to the issue list.
+    """
+    if user.is_superuser or user.role == Role.MAYOR_OFFICE:
+        return True, None
+    if user.role == Role.STAFF or user.agency_id is None:
+        return False, None
+    return True, user.agency
+
+
 def _figures_for(request: HttpRequest):
     user = request.user
-    scope = None if (user.is_superuser or user.role == Role.MAYOR_OFFICE) else user.agency
+    _allowed, scope = _scope_for(user)
     today = timezone.localdate()
     period, _errors = period_from(request.GET, today)
     return scope, period, compute(scope=scope, period=period, today=today, viewer=user)
@@ -445,7 +458,7 @@ def dashboard_export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The agency table as CSV (UTF-8 with BOM) or XLSX, for the same period."""
     if fmt not in ("csv", "xlsx"):
         raise Http404
-    if request.user.role == Role.STAFF and not request.user.is_superuser:
+    if not _scope_for(request.user)[0]:
         return redirect("issues:list")
     scope, period, figures = _figures_for(request)
     header = [str(label) for _key, label in EXPORT_COLUMNS]

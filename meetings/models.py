@@ -43,6 +43,8 @@ class MeetingQuerySet(models.QuerySet["Meeting"]):
         """Meetings a user may see: the Mayor's office all, others their agency's invitations."""
         if user.is_superuser or user.role == "mayor_office":
             return self
+        if user.agency_id is None:  # an account an administrator has not placed yet
+            return self.none()
         return self.filter(invited_agencies=user.agency_id)
 
 

@@ -360,3 +360,15 @@ def test_a_heads_agenda_counts_leave_out_items_about_issues_they_may_not_read(
     meeting = client.get(reverse("dashboard")).context["meetings"][0]["meeting"]
 
     assert meeting.agenda_accepted == 1  # only #6, which agency A leads
+
+
+def test_an_account_without_an_agency_is_not_shown_every_organization(client, db):
+    from agencies.models import Role
+
+    unplaced = UserFactory(username="unplaced", agency=None, role=Role.HEAD)
+    client.force_login(unplaced)
+
+    assert client.get(reverse("dashboard"))["Location"] == reverse("issues:list")
+    assert client.get(reverse("dashboard_export", args=["csv"]))["Location"] == reverse(
+        "issues:list"
+    )

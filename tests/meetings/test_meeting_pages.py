@@ -502,3 +502,14 @@ def test_cancelling_needs_the_confirmation_box_and_then_marks_the_meeting(client
     assert upcoming.status == MeetingStatus.CANCELLED
     assert "This meeting was cancelled" in response.content.decode()
     assert 'id="cancel"' not in response.content.decode()  # nothing left to cancel
+
+
+def test_an_account_without_an_agency_sees_no_meetings(make_meeting, db):
+    from agencies.models import Role
+    from meetings.models import Meeting
+    from tests.factories import UserFactory
+
+    make_meeting(starts_at=timezone.now() + timedelta(days=3), invited=[])  # nobody invited yet
+    unplaced = UserFactory(username="unplaced", agency=None, role=Role.VICE_HEAD)
+
+    assert not Meeting.objects.for_user(unplaced).exists()
