@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import connection
 
 
@@ -33,7 +32,3 @@ def check_broker() -> str | None:
     except Exception as exc:  # noqa: BLE001 - any failure means "down"
         return type(exc).__name__
     return None
-
-
-def broker_kind() -> str:
-    return "redis" if settings.REDIS_URL else "filesystem"

@@ -19,7 +19,7 @@ from django.utils import timezone, translation
 from agencies.models import User
 
 from . import rules
-from .models import Cooperation, Event, EventKind, Issue, Notification
+from .models import Event, EventKind, Issue, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -128,8 +128,3 @@ def unread_count(user) -> int:
     return Notification.objects.filter(
         recipient=user, read_at=None, event__issue__in=Issue.objects.visible_to(user)
     ).count()
-
-
-def waiting_cooperations(user):
-    """Cooperation requests addressed to the user's agency and not yet answered."""
-    return Cooperation.objects.filter(agency_id=user.agency_id, status="requested")
