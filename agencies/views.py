@@ -20,8 +20,12 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database and broker answer, else 503 naming what is down."""
-    problems = {"database": health.check_database(), "broker": health.check_broker()}
+    """200 when the database and broker answer, else 503 naming what is down.
+
+    Answers within a few seconds whatever is down or hung (see agencies.health).
+    """
+    problems = {"database": health.check_database()}
+    problems |= health.run_checks({"broker": health.check_broker})
     body = {name: ("ok" if problem is None else "down") for name, problem in problems.items()}
     errors = {name: problem for name, problem in problems.items() if problem}
     if errors:

@@ -6,8 +6,6 @@ issue the user may not read is a 404 everywhere, fragments included.
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
+from core.exports import csv_response
 from gwangju_hub.forms import add_service_errors
 
 from . import rules, selectors, services
@@ -76,12 +75,6 @@ def issue_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered list as CSV, UTF-8 with BOM so Excel opens Korean text."""
     filters = IssueFilterForm(request.GET).filters()
     issues = selectors.with_list_relations(selectors.issue_list(user=request.user, filters=filters))
-
-    class Echo:
-        def write(self, value: str) -> str:
-            return value
-
-    writer = csv.writer(Echo())
     header = [
         _("ID"),
         _("Title"),
@@ -95,33 +88,26 @@ def issue_export(request: HttpRequest) -> StreamingHttpResponse:
         _("Filed"),
         _("Updated"),
     ]
-
-    def rows():
-        yield "\ufeff" + writer.writerow(header)
-        for issue in issues.iterator(chunk_size=500):
-            yield writer.writerow(
-                [
-                    issue.pk,
-                    issue.title,
-                    issue.lead_agency.name,
-                    "; ".join(
-                        f"{c.agency.name} ({c.get_status_display()})"
-                        for c in issue.cooperations.all()
-                    ),
-                    issue.category.name if issue.category else "",
-                    issue.get_priority_display(),
-                    issue.get_status_display(),
-                    issue.get_visibility_display(),
-                    issue.due_date.isoformat() if issue.due_date else "",
-                    timezone.localtime(issue.created_at).strftime("%Y-%m-%d %H:%M"),
-                    timezone.localtime(issue.updated_at).strftime("%Y-%m-%d %H:%M"),
-                ]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    rows = (
+        [
+            issue.pk,
+            issue.title,
+            issue.lead_agency.name,
+            "; ".join(
+                f"{c.agency.name} ({c.get_status_display()})" for c in issue.cooperations.all()
+            ),
+            issue.category.name if issue.category else "",
+            issue.get_priority_display(),
+            issue.get_status_display(),
+            issue.get_visibility_display(),
+            issue.due_date.isoformat() if issue.due_date else "",
+            timezone.localtime(issue.created_at).strftime("%Y-%m-%d %H:%M"),
+            timezone.localtime(issue.updated_at).strftime("%Y-%m-%d %H:%M"),
+        ]
+        for issue in issues.iterator(chunk_size=500)
+    )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="gwangju-hub-issues-{stamp}.csv"'
-    return response
+    return csv_response(header, rows, filename=f"gwangju-hub-issues-{stamp}.csv")
 
 
 @login_required

@@ -9,13 +9,13 @@ counts (see ``issues.selectors.IssueFilters``).
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Exists, F, Min, OuterRef, Q
 from django.db.models.functions import TruncMonth
@@ -31,6 +31,8 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from agencies.models import Agency, Role
+from core import cache as resilient_cache
+from core.exports import csv_response, xlsx_response
 from issues.models import ACTIVE_STATUSES, DONE_STATUSES, Cooperation, CooperationStatus, Issue
 from issues.selectors import on_upcoming_agenda, resolved_between
 
@@ -376,14 +378,18 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     scope_key = scope.pk if scope else "all"
     key = f"dashboard:{scope_key}:{period.key}:{period.start}:{period.end}:{bucket}"
     sort = request.GET.get("sort", "")
-    html_key = f"{key}:html:{get_language()}:{sort}:{len(errors)}"
-    figures_html = cache.get(html_key)
+    # The rendered HTML depends on everything shown: the language, the sort and
+    # the messages themselves (two different mistakes must never share a page).
+    error_key = hashlib.sha256("\n".join(str(e) for e in errors).encode()).hexdigest()[:16]
+    html_key = f"{key}:html:{get_language()}:{sort}:{error_key}"
+    # The cache is a speed-up: with Redis down the page is computed afresh.
+    figures_html = resilient_cache.get(html_key)
     context = {"period": period, "periods": PERIODS, "scope": scope}
     if figures_html is None:
-        figures = cache.get(key)
+        figures = resilient_cache.get(key)
         if figures is None:
             figures = compute(scope=scope, period=period, today=today, viewer=user)
-            cache.set(key, figures, CACHE_SECONDS)
+            resilient_cache.set(key, figures, CACHE_SECONDS)
         context |= {
             **figures,
             "rows": _sorted_rows(figures["rows"], sort),
@@ -392,7 +398,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "sort": sort,
         }
         figures_html = render_to_string("meetings/dashboard.html#figures", context, request)
-        cache.set(html_key, figures_html, CACHE_SECONDS)
+        resilient_cache.set(html_key, figures_html, CACHE_SECONDS)
     if request.htmx:
         return HttpResponse(figures_html)
     # Our own template's output, from the cache: safe to insert as it is.
@@ -463,31 +469,16 @@ def dashboard_export(request: HttpRequest, fmt: str) -> HttpResponse:
     scope, period, figures = _figures_for(request)
     header = [str(label) for _key, label in EXPORT_COLUMNS]
     name = f"gwangju-hub-agencies-{period.start:%Y%m%d}-{period.end:%Y%m%d}"
+    rows = _export_rows(figures["rows"])
     if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook()
-        sheet = workbook.active
-        sheet.title = f"{period.start:%Y-%m-%d}~{period.end:%Y-%m-%d}"
-        sheet.append(header)
-        for values in _export_rows(figures["rows"]):
-            sheet.append(values)
-        sheet.column_dimensions["A"].width = 40
-        response = HttpResponse(
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return xlsx_response(
+            header,
+            rows,
+            filename=f"{name}.xlsx",
+            sheet_title=f"{period.start:%Y-%m-%d}~{period.end:%Y-%m-%d}",
+            column_widths={"A": 40},
         )
-        workbook.save(response)
-        response["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
-        return response
-    import csv
-
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response.write("\ufeff")
-    writer = csv.writer(response)
-    writer.writerow(header)
-    writer.writerows(_export_rows(figures["rows"]))
-    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-    return response
+    return csv_response(header, rows, filename=f"{name}.csv")
 
 
 SORT_KEYS = {"open", "overdue", "waiting", "oldest_waiting_days", "resolved", "median_days"}

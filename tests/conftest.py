@@ -93,3 +93,72 @@ def _default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path):
+    """A real redis-server of the test's own, on a free port, that the test may stop or hang.
+
+    Yields a small handle: ``url``, ``hang()`` (SIGSTOP: connections are
+    accepted by the kernel but never answered), ``resume()`` and ``stop()``
+    (refused). Skips when redis-server is not installed.
+    """
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+
+    class Handle:
+        url = f"redis://127.0.0.1:{port}/0"
+
+        @staticmethod
+        def hang() -> None:
+            process.send_signal(signal.SIGSTOP)
+
+        @staticmethod
+        def resume() -> None:
+            process.send_signal(signal.SIGCONT)
+
+        @staticmethod
+        def stop() -> None:
+            process.send_signal(signal.SIGCONT)
+            process.terminate()
+            process.wait(timeout=10)
+
+    yield Handle
+    if process.poll() is None:
+        process.send_signal(signal.SIGCONT)
+        process.kill()
+        process.wait(timeout=10)

