@@ -156,9 +156,7 @@ def test_ids_of_another_issue_do_not_reach_its_cooperation(
     assert other.status == "requested"
 
 
-def test_staff_who_filed_an_issue_cannot_edit_it_once_another_agency_leads_it(
-    client, alice, bob
-):
+def test_staff_who_filed_an_issue_cannot_edit_it_once_another_agency_leads_it(client, alice, bob):
     from issues import services
     from issues.models import Issue
 
