@@ -98,5 +98,14 @@ class User(AbstractUser):
         return self.role == Role.MAYOR_OFFICE
 
     @property
+    def reads_everything(self) -> bool:
+        """The Mayor's office and system administrators read every issue and meeting.
+
+        The one place this rule is written (CONTRACT.md, "Who uses it"); rules,
+        querysets, forms and the dashboard all ask it.
+        """
+        return self.is_superuser or self.role == Role.MAYOR_OFFICE
+
+    @property
     def display_name(self) -> str:
         return self.get_full_name() or self.username

@@ -1,20 +1,10 @@
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import health
-from .models import Role
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    if request.user.role == Role.MAYOR_OFFICE:
-        return redirect("dashboard")
-    return redirect("issues:list")
 
 
 @require_GET

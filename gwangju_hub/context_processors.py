@@ -21,3 +21,17 @@ def notifications(request: HttpRequest) -> dict:
         return unread_count(user) + unread_reminder_count(user)
 
     return {"unread_notifications": SimpleLazyObject(count)}
+
+
+def navigation(request: HttpRequest) -> dict:
+    """What the main menu offers: the dashboard only to those who have one."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+
+    def has_dashboard() -> bool:
+        from meetings.rules import dashboard_scope
+
+        return dashboard_scope(user) is not None
+
+    return {"has_dashboard": SimpleLazyObject(has_dashboard)}

@@ -80,6 +80,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "gwangju_hub.context_processors.notifications",
+                "gwangju_hub.context_processors.navigation",
             ],
         },
     },

@@ -6,11 +6,13 @@ from django.utils.translation import gettext_lazy as _
 from meetings.urls import performance_urlpatterns
 
 from .forms import LoginForm
+from .views import home
 
 admin.site.site_header = _("Gwangju Hub administration")
 admin.site.site_title = _("Gwangju Hub")
 
 urlpatterns = [
+    path("", home, name="home"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(

@@ -6,7 +6,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from agencies.models import Agency, Role, User
+from agencies.models import Agency, User
 from gwangju_hub.forms import KRDSFormMixin
 
 from .filetypes import MAX_ATTACHMENT_SIZE
@@ -72,7 +72,7 @@ class IssueForm(KRDSFormMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.user = user
         active = Agency.objects.active()
-        if user.is_superuser or user.role == Role.MAYOR_OFFICE:
+        if user.reads_everything:
             self.fields["lead_agency"].queryset = active
         else:
             self.fields["lead_agency"].queryset = active.filter(pk=user.agency_id)

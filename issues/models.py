@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from agencies.models import Agency, Role
+from agencies.models import Agency
 
 
 class Category(models.Model):
@@ -75,7 +75,7 @@ class IssueQuerySet(models.QuerySet["Issue"]):
         """
         if not user.is_authenticated or not user.is_active:
             return self.none()
-        if user.is_superuser or user.role == Role.MAYOR_OFFICE:
+        if user.reads_everything:
             return self
         if user.agency_id is None:
             return self.none()

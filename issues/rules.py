@@ -7,13 +7,9 @@ implement is in CONTRACT.md ("Who uses it").
 
 from __future__ import annotations
 
-from agencies.models import Agency, Role
+from agencies.models import Agency
 
 from .models import Cooperation, Issue, Visibility
-
-
-def _reads_everything(user) -> bool:
-    return user.is_superuser or user.role == Role.MAYOR_OFFICE
 
 
 def is_involved(user, issue: Issue) -> bool:
@@ -29,7 +25,7 @@ def can_view(user, issue: Issue) -> bool:
     """Mirror of ``Issue.objects.visible_to`` for an issue already in hand."""
     if not user.is_authenticated or not user.is_active:
         return False
-    if _reads_everything(user) or issue.visibility == Visibility.ALL:
+    if user.reads_everything or issue.visibility == Visibility.ALL:
         return True
     return is_involved(user, issue)
 
@@ -38,7 +34,7 @@ def can_create_for(user, agency: Agency) -> bool:
     """Staff file issues for their own agency; the Mayor's office for any agency."""
     if not user.is_authenticated or not agency.is_active:
         return False
-    if _reads_everything(user):
+    if user.reads_everything:
         return True
     return agency.pk == user.agency_id
 
@@ -54,14 +50,14 @@ def can_edit(user, issue: Issue) -> bool:
         return False
     if issue.lead_agency_id == user.agency_id:
         return True
-    return _reads_everything(user) and issue.created_by_id == user.pk
+    return user.reads_everything and issue.created_by_id == user.pk
 
 
 def can_comment(user, issue: Issue) -> bool:
     """Involved agencies and the Mayor's office may comment (and attach files)."""
     if not can_view(user, issue):
         return False
-    return _reads_everything(user) or is_involved(user, issue)
+    return user.reads_everything or is_involved(user, issue)
 
 
 can_attach = can_comment

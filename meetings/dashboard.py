@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from agencies.models import Agency, Role
+from agencies.models import Agency
 from core import cache as resilient_cache
 from core.exports import csv_response, xlsx_response
 from issues.models import ACTIVE_STATUSES, DONE_STATUSES, Cooperation, CooperationStatus, Issue
@@ -44,6 +44,7 @@ from .models import (
     PerformanceReportStatus,
     ReminderDelivery,
 )
+from .rules import dashboard_scope
 from .selectors import readable_agenda_items
 
 CACHE_SECONDS = 60
@@ -365,9 +366,10 @@ def _briefing_readiness(year: int, agencies: list[Agency]) -> dict:
 @vary_on_headers("HX-Request")
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
-    allowed, scope = _scope_for(user)
-    if not allowed:
+    allowed = dashboard_scope(user)
+    if allowed is None:
         return redirect("issues:list")
+    scope = allowed.agency
     today = timezone.localdate()
     period, errors = period_from(request.GET, today)
     # Keys change every CACHE_SECONDS, so no figure is ever older than that,
@@ -413,22 +415,9 @@ def _period_query(period: Period) -> str:
     return urlencode(params)
 
 
-def _scope_for(user) -> tuple[bool, Agency | None]:
-    """(may see the dashboard, the agency it is limited to; None for all of them).
-
-    The Mayor's office sees every organization; heads and vice-heads their own;
-    staff (and accounts not yet placed in an agency) go to the issue list.
-    """
-    if user.is_superuser or user.role == Role.MAYOR_OFFICE:
-        return True, None
-    if user.role == Role.STAFF or user.agency_id is None:
-        return False, None
-    return True, user.agency
-
-
 def _figures_for(request: HttpRequest):
     user = request.user
-    _allowed, scope = _scope_for(user)
+    scope = dashboard_scope(user).agency
     today = timezone.localdate()
     period, _errors = period_from(request.GET, today)
     return scope, period, compute(scope=scope, period=period, today=today, viewer=user)
@@ -464,7 +453,7 @@ def dashboard_export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The agency table as CSV (UTF-8 with BOM) or XLSX, for the same period."""
     if fmt not in ("csv", "xlsx"):
         raise Http404
-    if not _scope_for(request.user)[0]:
+    if dashboard_scope(request.user) is None:
         return redirect("issues:list")
     scope, period, figures = _figures_for(request)
     header = [str(label) for _key, label in EXPORT_COLUMNS]

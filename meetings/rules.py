@@ -7,6 +7,8 @@ implement is in CONTRACT.md ("Who uses it"). Listing meetings goes through
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.utils import timezone
 
 from agencies.models import Agency, Role
@@ -26,7 +28,7 @@ def _active(user) -> bool:
 
 
 def _runs_meetings(user) -> bool:
-    return _active(user) and (user.is_superuser or user.role == Role.MAYOR_OFFICE)
+    return _active(user) and user.reads_everything
 
 
 def can_view_meeting(user, meeting: Meeting) -> bool:
@@ -107,3 +109,27 @@ def can_edit_report(
 def can_submit_report(user, agency: Agency, year: int | None = None) -> bool:
     """Only the head of the agency submits its report."""
     return _active(user) and user.role == Role.HEAD and user.agency_id == agency.pk
+
+
+@dataclass(frozen=True)
+class DashboardScope:
+    """Which organizations a user's dashboard shows: ``agency`` None means all of them."""
+
+    agency: Agency | None
+
+
+def dashboard_scope(user) -> DashboardScope | None:
+    """The dashboard a user gets, or None when they get none.
+
+    The Mayor's office and administrators see every organization; heads and
+    vice-heads their own; staff, and accounts not yet placed in an agency,
+    have no dashboard (they go to the issue list). The menu, the home page
+    and the dashboard itself all ask this.
+    """
+    if not _active(user):
+        return None
+    if user.reads_everything:
+        return DashboardScope(agency=None)
+    if user.role in PROPOSING_ROLES and user.agency_id is not None:
+        return DashboardScope(agency=user.agency)
+    return None

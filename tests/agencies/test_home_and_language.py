@@ -24,6 +24,35 @@ def test_everyone_else_goes_to_the_issue_list(client, request, persona):
     assert client.get("/")["Location"] == reverse("issues:list")
 
 
+def test_a_superuser_without_the_role_also_starts_on_the_dashboard(client, agency_a):
+    from tests.factories import UserFactory
+
+    admin = UserFactory(username="sysadmin", agency=agency_a, role="staff")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    client.force_login(admin)
+
+    assert client.get("/")["Location"] == reverse("dashboard")
+    assert client.get(reverse("dashboard")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("persona", "has_dashboard"),
+    [("alice", False), ("victor", True), ("hana", True), ("minji", True), ("superuser", True)],
+)
+def test_the_menu_offers_the_dashboard_exactly_to_those_who_have_one(
+    client, request, persona, has_dashboard
+):
+    client.force_login(request.getfixturevalue(persona))
+    dashboard_link = f'href="{reverse("dashboard")}"'
+
+    page = client.get(reverse("issues:list")).content.decode()
+    dashboard = client.get(reverse("dashboard"))
+
+    assert (dashboard_link in page) is has_dashboard
+    assert (dashboard.status_code == 200) is has_dashboard  # staff are sent to the list
+
+
 def test_login_page_is_korean_by_default(client):
     body = client.get("/accounts/login/").content.decode()
 
