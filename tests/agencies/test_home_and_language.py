@@ -110,3 +110,29 @@ def test_header_shows_the_users_agency_and_a_skip_link(client, alice):
 
     assert "광주가기관" in body
     assert 'href="#main"' in body and 'id="main"' in body
+
+
+@pytest.mark.parametrize(
+    ("url", "title"),
+    [
+        ("/accounts/login/", "Log in · Gwangju Hub"),
+        ("/issues/", "Issues · Gwangju Hub"),
+        ("/meetings/", "Meetings · Gwangju Hub"),
+        ("/notifications/", "Notifications · Gwangju Hub"),
+    ],
+)
+def test_page_titles_separate_the_page_from_the_site(client, minji, url, title):
+    if url != "/accounts/login/":
+        client.force_login(minji)
+
+    body = client.get(url, headers={"accept-language": "en"}).content.decode()
+
+    assert f"<title>{title}</title>" in body
+
+
+def test_korean_page_titles_are_separated_too(client, alice):
+    client.force_login(alice)
+
+    body = client.get("/issues/").content.decode()
+
+    assert "<title>현안 · 광주 허브</title>" in body

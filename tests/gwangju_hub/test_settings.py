@@ -39,6 +39,26 @@ def test_production_turns_on_https_settings_unless_told_otherwise():
     assert off.stdout.strip() == "False", off.stderr
 
 
+def test_a_misspelt_yes_no_value_stops_the_app():
+    result = _settings_in_subprocess(
+        {"DEBUG": "0", "SECRET_KEY": "k" * 64, "SECURE_SSL_REDIRECT": "ture"},
+        "settings.SECURE_SSL_REDIRECT",
+    )
+
+    assert result.returncode != 0
+    assert "SECURE_SSL_REDIRECT='ture' is not a yes/no value" in result.stderr
+
+
+def test_yes_no_values_are_read_in_every_usual_spelling():
+    key = "k" * 64
+    for raw, expected in [("1", "True"), ("TRUE", "True"), ("on", "True"), ("no", "False")]:
+        result = _settings_in_subprocess(
+            {"DEBUG": "0", "SECRET_KEY": key, "SESSION_COOKIE_SECURE": raw},
+            "settings.SESSION_COOKIE_SECURE",
+        )
+        assert result.stdout.strip() == expected, (raw, result.stderr)
+
+
 def test_time_zone_and_language():
     assert settings.TIME_ZONE == "Asia/Seoul" and settings.USE_TZ
     assert settings.LANGUAGE_CODE == "ko"
