@@ -64,7 +64,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
         "has_dashboard_filters": any(name in request.GET for name in IssueFilterForm.HIDDEN),
     }
     template = "issues/issue_list.html"
-    if request.htmx and not request.htmx.boosted:
+    if request.htmx:
         template += "#results"
     return render(request, template, context)
 
