@@ -586,6 +586,16 @@ def _report_path(user: User, year: int) -> str:
     return reverse("performance:report", args=[year, user.agency.slug])
 
 
+def message_id(delivery: ReminderDelivery) -> str:
+    """The delivery's own ``Message-ID``, the same on every attempt to send it.
+
+    Not ``email.utils.make_msgid``, which is random on each call. The domain
+    is the sender's, so every worker host writes the same header.
+    """
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    return f"<reminder.{delivery.message_id.hex}@{domain}>"
+
+
 def _compose(delivery: ReminderDelivery, connection) -> EmailMessage | None:
     """The reminder as an e-mail in the recipient's language (None: no address)."""
     user = delivery.recipient
@@ -623,6 +633,7 @@ def _compose(delivery: ReminderDelivery, connection) -> EmailMessage | None:
         settings.DEFAULT_FROM_EMAIL,
         [user.email],
         connection=connection,
+        headers={"Message-ID": message_id(delivery)},
     )
     if delivery.purpose != ReminderPurpose.REPORT_DEADLINE:
         cancel = delivery.purpose == ReminderPurpose.CANCELLATION
