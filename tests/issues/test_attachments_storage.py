@@ -283,6 +283,21 @@ def test_download_returns_the_bytes_under_the_korean_name_and_type(client, alice
     assert unquote(encoded.split("''", 1)[1]) == "2025 업무보고.hwp"
 
 
+def test_a_large_file_makes_the_round_trip_intact(client, alice, agency_a, store):
+    # 9 MB: above boto3's 8 MB multipart threshold on the way in, and above
+    # the 1 MiB after which a download spools to a temporary file on the way out.
+    data = samples.pdf_bytes().ljust(9 * 1024 * 1024, b"\n")
+    attachment = _add(_issue(alice, agency_a), alice, name="대용량 보고서.pdf", data=data)
+    client.force_login(alice)
+
+    response = client.get(attachment.get_absolute_url())
+
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(data))
+    assert b"".join(response.streaming_content) == data
+    assert store.objects() == {attachment.file.name: data}
+
+
 def test_download_goes_through_the_permission_check(
     client, alice, bob, carol, agency_a, agency_b, store
 ):
