@@ -355,6 +355,8 @@ def test_a_store_that_is_down_gives_a_readable_503_on_download(client, alice, ag
     assert "The file cannot be downloaded right now" in body
     assert "“회의록.pdf” cannot be downloaded right now" in body
     assert f'href="{attachment.issue.get_absolute_url()}"' in body
+    korean = client.get(attachment.get_absolute_url()).content.decode()
+    assert "파일 저장소가 응답하지 않아 지금은 “회의록.pdf” 파일을 내려받을 수 없습니다." in korean
 
 
 def test_a_file_missing_from_the_store_is_404(client, alice, agency_a, store):
