@@ -6,6 +6,8 @@ issue the user may not read is a 404 everywhere, fragments included.
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -356,6 +358,8 @@ def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> Ht
         raise Http404 from None
     except STORAGE_ERRORS as exc:
         log_storage_error("read", attachment.file.name, exc)
+        with contextlib.suppress(*STORAGE_ERRORS):
+            attachment.file.close()  # a half-fetched object holds a temporary file
         response = render(
             request,
             "issues/attachment_unavailable.html",
