@@ -187,6 +187,62 @@ STORAGES = {
 # served through a view that checks who is asking.
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
+# --- Attachments in S3-compatible object storage (issue 11) ---------------------
+# With AWS_STORAGE_BUCKET_NAME set, attachments go to a bucket (AWS S3, MinIO, …)
+# through django-storages, so every web and worker node reads what any other one
+# stored (docs/deployment.md). Unset, they stay under MEDIA_ROOT: the embedded
+# default, one machine only. The variables are django-storages' own names;
+# credentials left unset fall back to boto3's chain (instance role, ~/.aws).
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config as _BotoConfig
+
+    _s3_endpoint = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": _s3_endpoint,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            # Private objects: no ACL of ours (the bucket's private default
+            # applies) and any URL signed and short-lived, though no page shows
+            # one: downloads stream through the permission check (issues/views.py).
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": 60,
+            # Stored names are random (issues.models._attachment_path); a clash
+            # would be a bug, so it gets a new name rather than replacing a file.
+            "file_overwrite": False,
+            # Should a URL ever leak, the bucket still never serves a file as a
+            # page: the real type lives in the database and our response.
+            "object_parameters": {
+                "ContentType": "application/octet-stream",
+                "ContentDisposition": "attachment",
+            },
+            # A download is fetched before it is streamed; past 1 MiB it spools
+            # to a temporary file instead of holding up to 20 MB in memory.
+            "max_memory_size": 1024 * 1024,
+            # A hung store must fail fast instead of holding a gunicorn worker:
+            # 2 s to connect, 5 s per read, one retry. The uploader then sees a
+            # form error within ~10 s (issues.services.attachment_add).
+            "client_config": _BotoConfig(
+                connect_timeout=2,
+                read_timeout=5,
+                retries={"mode": "standard", "total_max_attempts": 2},
+                signature_version="s3v4",
+                # MinIO and most self-hosted stores want path-style URLs
+                # (http://minio:9000/bucket/key); AWS itself picks its own.
+                s3={
+                    "addressing_style": env.str(
+                        "AWS_S3_ADDRESSING_STYLE", default="path" if _s3_endpoint else "auto"
+                    )
+                },
+            ),
+        },
+    }
+
 # --- E-mail -----------------------------------------------------------------
 
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
