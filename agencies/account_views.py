@@ -79,6 +79,18 @@ def session_status(request: HttpRequest) -> JsonResponse:
     return JsonResponse(session_clock(request.session).as_dict())
 
 
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's view; the link in the mail starts with SITE_URL like every other
+    mail's, never with the request's Host header."""
+
+    def form_valid(self, form: BaseForm) -> HttpResponse:
+        self.extra_email_context = {
+            "site_url": settings.SITE_URL.rstrip("/"),
+            "link_hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
+        }
+        return super().form_valid(form)
+
+
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     """Django's view, and a new password also lifts a login lockout.
 

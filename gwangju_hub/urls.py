@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -26,15 +25,7 @@ account_urlpatterns = [
     ),
     path(
         "password/reset/",
-        auth_views.PasswordResetView.as_view(
-            form_class=PasswordResetForm,
-            # Links in e-mails are built from SITE_URL like every other mail,
-            # never from the request's Host header.
-            extra_email_context={
-                "site_url": settings.SITE_URL,
-                "link_hours": settings.PASSWORD_RESET_TIMEOUT // 3600,
-            },
-        ),
+        account_views.PasswordResetView.as_view(form_class=PasswordResetForm),
         name="password_reset",
     ),
     path(
