@@ -102,3 +102,21 @@ def test_a_normal_session_shows_no_dialog(page, live_server, alice):
     assert not page.get_by_role("alertdialog").is_visible()
     remaining = int(page.locator("#session-dialog").get_attribute("data-idle-remaining"))
     assert 1790 <= remaining <= 1800
+
+
+def test_the_absolute_limit_warns_without_offering_to_extend(
+    page, live_server, alice, settings, server_clock
+):
+    settings.SESSION_IDLE_MINUTES = 120
+    settings.SESSION_MAX_HOURS = 1
+    login(page, live_server, "alice", TEST_PASSWORD)
+
+    server_clock.shift(3600 - 100)  # 100 seconds before the hour is up
+    page.goto(f"{live_server.url}/meetings/")
+    dialog = page.get_by_role("alertdialog")
+    dialog.wait_for(state="visible")
+
+    assert "최대 사용 시간에 이르렀습니다" in dialog.inner_text()
+    assert not dialog.get_by_role("button", name="로그인 연장").is_visible()
+    assert page.evaluate("document.activeElement.textContent.trim()") == "로그아웃"
+    assert dialog.get_attribute("aria-describedby") == "session-dialog-absolute"
