@@ -85,10 +85,6 @@ class SessionClock:
     warning_seconds: int
 
     @property
-    def remaining(self) -> int:
-        return min(self.idle_remaining, self.absolute_remaining)
-
-    @property
     def expired_by(self) -> str | None:
         """Which limit has ended the session: "idle", "absolute", or None."""
         if self.absolute_remaining <= 0:
@@ -104,9 +100,9 @@ class SessionClock:
         }
 
 
-def session_started(session: SessionBase, now: int | None = None) -> None:
+def session_started(session: SessionBase) -> None:
     """Start both clocks: at login, and for a session from before these limits."""
-    now = int(time.time()) if now is None else now
+    now = int(time.time())
     session[SESSION_STARTED_KEY] = now
     session[SESSION_ACTIVE_KEY] = now
 
