@@ -20,11 +20,16 @@ been restricted, or the person deactivated or moved, in between. A row that
 fails the second check is marked skipped and never mailed. Nobody is told
 about their own action.
 
-What is guaranteed: each row is mailed at most once per successful SMTP
-exchange that was recorded. The one duplicate possible is a crash (or a lost
-database connection) after the SMTP server accepted a mail and before the row
-was marked sent: a later sweep sends it again, with the same ``Message-ID``,
-so mail clients recognise it as the same message.
+What is guaranteed. A notification is in the bell as soon as its change
+commits. Its e-mail, if owed, is retried (2, 4, 8 ... minutes, then hourly)
+until an SMTP server accepts it, across broker outages, crashes and
+restarts. A row is sent by one sweep at a time (row lock, then a lease the
+sweep stops sending before it runs out), and never again once it is marked
+sent. The one duplicate possible: a sweep that dies
+(or loses the database) after the SMTP server accepted a mail and before it
+marked the row sent; after the lease a later sweep sends it again, with the
+same ``Message-ID``, so mail clients show it as one message. Nobody is mailed
+who, at send time, is inactive or may not read the issue.
 """
 
 from __future__ import annotations
