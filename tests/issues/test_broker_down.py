@@ -19,6 +19,7 @@ import subprocess
 import time
 from datetime import date, timedelta
 
+import kombu.pools
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
@@ -104,9 +105,11 @@ def throwaway_redis(settings):
     saved = {key: conf[key] for key in ("broker_url", "broker_transport_options")}
 
     def reset_pools() -> None:
-        # The app caches its broker connections and producers: start afresh.
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
+        # The app caches its broker connections and producers, and kombu keeps
+        # them in process-wide pools keyed by broker: close them all and start
+        # afresh (closing only the app's pool would leave a closed pool that
+        # kombu hands to the next test).
+        kombu.pools.reset()
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
 
