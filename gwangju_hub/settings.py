@@ -362,6 +362,32 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# --- Redis: every call bounded -------------------------------------------------
+# A refused Redis fails fast; a hung one (SIGSTOP, a full network buffer)
+# blocks forever unless every client has connect and socket timeouts. Names
+# checked against celery 5.7, kombu 5.7, redis-py 8.1 and Django 5.2.
+# Publishing is a speed-up (the outbox rows are the promise, core/broker.py),
+# so it tries once: one bounded wait, never kombu's retries within a request.
+REDIS_TIMEOUT_SECONDS = 2
+REDIS_SOCKET_TIMEOUTS = {
+    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+    "socket_timeout": REDIS_TIMEOUT_SECONDS,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT_SECONDS
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
+if REDIS_URL:
+    # The Django cache (redis-py connection pool: no retries by default).
+    CACHES["default"]["OPTIONS"] = dict(REDIS_SOCKET_TIMEOUTS)
+    # The broker (kombu's Redis transport hands these to redis-py).
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_SOCKET_TIMEOUTS)
+    # The result backend; its reconnect loop (20 tries a second apart by
+    # default) is what made a request wait 19 s when Redis was down.
+    CELERY_REDIS_SOCKET_TIMEOUT = REDIS_TIMEOUT_SECONDS
+    CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_TIMEOUT_SECONDS
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+        "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 1}
+    }
+
 # Every periodic task, in one place. Each entry says why it runs when it does.
 CELERY_BEAT_SCHEDULE = {
     # Reminders are rows in the database, claimed by this sweep; it runs often
@@ -371,6 +397,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "meetings.send_due_reminders",
         "schedule": 60 * env.int("REMINDER_SWEEP_MINUTES", default=5),
         "options": {"expires": 60 * env.int("REMINDER_SWEEP_MINUTES", default=5)},
+    },
+    # Notification e-mails are rows written with the change they report;
+    # this sweep sends the owed ones. Services also kick it after each change,
+    # but a kick may be lost (broker down): this run, every minute, is what
+    # guarantees delivery, and it retries failed mails after their backoff.
+    "deliver-notifications": {
+        "task": "issues.deliver_notifications",
+        "schedule": 60,
+        "options": {"expires": 60},
     },
     # Proves the worker and beat are alive end to end (broker and database);
     # cheap enough to run often, visible in the worker log.

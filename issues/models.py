@@ -318,25 +318,58 @@ class Event(models.Model):
 
 
 class Notification(models.Model):
-    """An in-app notification: one event, one recipient."""
+    """An in-app notification: one event, one recipient; and the e-mail owed for it.
+
+    Created in the same transaction as the change it reports (see
+    ``issues.services.event_record``), so the bell never depends on the
+    broker. The e-mail is an outbox row on the same record: owed when the
+    recipient had an address (``email_due_at``), claimed by a sweep under a
+    lease (``claimed_until``), retried with backoff (``attempts``,
+    ``next_attempt_at``, ``last_error``), and finished either way: sent
+    (``emailed_at``) or withheld at send time (``email_skipped_at``, when the
+    recipient may no longer read the issue or was deactivated).
+    """
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
     )
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="notifications")
     read_at = models.DateTimeField(null=True, blank=True)
-    emailed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # --- the e-mail --------------------------------------------------------------
+    # None: no e-mail is owed (the recipient had no address).
+    email_due_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    email_skipped_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    # The Message-ID's unique part, fixed at creation: a mail sent again after
+    # a crash (accepted by SMTP, not yet marked sent) is the same message, and
+    # mail clients fold the two.
+    message_uuid = models.UUIDField(default=uuid.uuid4, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            # A retried delivery task must not notify anyone twice.
+            # An event notifies each person once, whatever retries or races.
             models.UniqueConstraint(fields=["recipient", "event"], name="notification_once"),
         ]
         indexes = [
             # The bell's unread count on every page.
             models.Index(fields=["recipient", "read_at"], name="notification_unread_idx"),
+            # The e-mail sweep: owed, unfinished mails in due order (the claim
+            # query repeats this condition, so the planner can use the index).
+            models.Index(
+                fields=["email_due_at", "id"],
+                condition=Q(
+                    email_due_at__isnull=False,
+                    emailed_at__isnull=True,
+                    email_skipped_at__isnull=True,
+                ),
+                name="notification_email_owed_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,7 +3,8 @@
 Views call these with already-validated input; these check permission once
 more (a service is also called from tasks, commands and tests), keep the
 invariants the database cannot (a lead agency never cooperates on its own
-issue), write the timeline, and queue notifications after commit.
+issue), write the timeline, and write the notifications it causes in the same
+transaction (the e-mails are sent by a sweep, see issues/notifications.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agencies.models import Agency
+from core.broker import enqueue_on_commit
 from core.storage import STORAGE_ERRORS, log_storage_error
 
 from . import rules
@@ -59,21 +61,32 @@ def notifications_suppressed() -> Iterator[None]:
         _notifications_suppressed.reset(token)
 
 
-def _queue_notifications(event: Event) -> None:
+def notify_event(event: Event) -> None:
+    """Tell the people an event concerns: their notifications (and the e-mails
+    owed) are written now, in the caller's transaction; the e-mail sweep is
+    kicked once that transaction commits.
+
+    The rows are the promise: the bell works and the e-mails go out (beat
+    runs the sweep every minute) even if the broker is down now. The kick
+    only makes the e-mail quicker, is queued once per transaction however
+    many events notify, and never fails the request (core.broker).
+    """
     if _notifications_suppressed.get():
         return
+    from .notifications import notify
     from .tasks import deliver_notifications
 
-    transaction.on_commit(lambda: deliver_notifications.delay(event.pk))
+    if any(row.email_due_at for row in notify(event)):
+        enqueue_on_commit(deliver_notifications)
 
 
 def event_record(issue: Issue, actor, kind: str, *, notify: bool = False, **fields) -> Event:
     """Append an event to an issue's timeline; with ``notify``, tell the people
-    it concerns once the transaction commits. Other apps (meetings' decisions)
-    write to the timeline through here."""
+    it concerns (see ``notify_event``). Other apps (meetings' decisions) write
+    to the timeline through here, inside their own transaction."""
     event = Event.objects.create(issue=issue, actor=actor, kind=kind, **fields)
     if notify:
-        _queue_notifications(event)
+        notify_event(event)
     return event
 
 
@@ -237,19 +250,23 @@ def issue_update(
         current.version += 1
         current.updated_at = timezone.now()
         current.save()
+        changed = None
         if changes:
             status_only = [c["field"] for c in changes] == ["status"]
-            event_record(
+            changed = event_record(
                 current,
                 actor,
                 EventKind.STATUS if status_only else EventKind.CHANGED,
                 changes=changes,
-                notify=any(c["field"] == "status" for c in changes),
             )
         for cooperation in removed:
             cooperation.delete()
             event_record(current, actor, EventKind.COOPERATION_REMOVED, agency=cooperation.agency)
         _request_cooperation(current, added, actor)
+        if changed is not None and any(c["field"] == "status" for c in changes):
+            # After the cooperations changed: an agency withdrawn in this same
+            # edit no longer reads a restricted issue, and is not told of it.
+            notify_event(changed)
     return current
 
 
@@ -274,6 +291,10 @@ def cooperation_answer(
         raise ValidationError({"status": _("Choose accept, decline or done.")})
     with transaction.atomic():
         locked = Cooperation.objects.select_for_update().get(pk=cooperation.pk)
+        if locked.status == status and locked.note == note.strip():
+            # The same answer again (a double click, a second person of the
+            # agency): nothing changed, so nothing to record or tell anyone.
+            return locked
         old = locked.status
         locked.status = status
         locked.note = note.strip()

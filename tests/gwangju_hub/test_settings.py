@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -63,3 +64,51 @@ def test_time_zone_and_language():
     assert settings.TIME_ZONE == "Asia/Seoul" and settings.USE_TZ
     assert settings.LANGUAGE_CODE == "ko"
     assert [code for code, _ in settings.LANGUAGES] == ["ko", "en"]
+
+
+def test_every_redis_client_is_bounded_by_two_second_timeouts():
+    """The names in settings.py reach the clients, as configured for a Redis URL:
+    Celery's broker and result backend, and Django's cache (issue 8)."""
+    code = """
+import json
+import django
+django.setup()
+from django.core.cache import caches
+from gwangju_hub.celery import app
+cache = caches["default"]._cache._pool_options
+broker = app.connection_for_write().transport_options
+backend = app.backend
+print(json.dumps({
+    "cache": [cache["socket_connect_timeout"], cache["socket_timeout"]],
+    "broker": [broker["socket_connect_timeout"], broker["socket_timeout"]],
+    "broker_connect": app.conf.broker_connection_timeout,
+    "publish_retries": app.conf.task_publish_retry_policy["max_retries"],
+    "results": [backend.connparams["socket_connect_timeout"], backend.connparams["socket_timeout"]],
+    "result_retries": backend.retry_policy["max_retries"],
+}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "DEBUG": "1", "REDIS_URL": "redis://127.0.0.1:6379/15"},
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "cache": [2, 2],
+        "broker": [2, 2],
+        "broker_connect": 2,
+        "publish_retries": 0,  # publishing is a speed-up: one bounded try
+        "results": [2, 2],
+        "result_retries": 1,
+    }
+
+
+def test_beat_sweeps_the_notification_outbox_every_minute():
+    entry = settings.CELERY_BEAT_SCHEDULE["deliver-notifications"]
+
+    assert entry["task"] == "issues.deliver_notifications"
+    assert entry["schedule"] == 60

@@ -1,23 +1,26 @@
 """Who hears about an issue event (issues.notifications) and the bell, /notifications/
 (gwangju_hub.notifications) as far as issue notifications go.
 
-``deliver(event_id)`` is what the Celery task ``issues.deliver_notifications``
-runs; these tests call it directly. The end-to-end path through a real worker
-is in test_celery_notifications.py.
+The notifications are written by the services, in the change's transaction;
+the e-mails by the sweep ``deliver_due()``, which is what the Celery task
+``issues.deliver_notifications`` runs; these tests call it directly. The
+outbox's failure handling is in test_notification_outbox.py, Redis down in
+test_broker_down.py, the path through a real worker in
+test_celery_notifications.py.
 """
 
 import email
 import email.policy
-import socket
 from types import SimpleNamespace
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from core.broker import _Enqueue
 from issues import notifications, services
 from issues.models import Cooperation, Event, EventKind, Notification
+from issues.notifications import SweepResult
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +74,10 @@ def _emails(*users) -> list[str]:
     return sorted(user.email for user in users)
 
 
+def _sweep() -> SweepResult:
+    return notifications.deliver_due()
+
+
 # --- who is notified ----------------------------------------------------------------
 
 
@@ -80,18 +87,18 @@ def test_a_cooperation_request_notifies_the_requested_agency_but_not_the_actor(
     issue = _issue(alice, agency_a, cooperating_agencies=[agency_b])
     event = _last_event(issue, EventKind.COOPERATION_REQUESTED)
 
-    sent = notifications.deliver(event.pk)
-
-    assert sent == 2
+    # In the bell as soon as the issue is filed; mailed by the sweep.
     assert _notified(event) == {"bob", "bora"}
+    assert mailoutbox == []
+    assert _sweep() == SweepResult(sent=2)
     assert _mailed(mailoutbox) == _emails(bob, bora)
 
 
 def test_filing_an_issue_alone_notifies_nobody(mailoutbox, alice, hana, agency_a):
-    issue = _issue(alice, agency_a)
+    _issue(alice, agency_a)
 
-    assert notifications.deliver(_last_event(issue, EventKind.CREATED).pk) == 0
     assert not Notification.objects.exists()
+    assert _sweep() == SweepResult()
     assert mailoutbox == []
 
 
@@ -101,9 +108,11 @@ def test_a_comment_notifies_the_lead_agency_and_participants_but_not_the_comment
     issue = _issue(alice, agency_a, cooperating_agencies=[agency_b])
     _answer(issue, bob)  # bob takes part by answering
     _comment(issue, minji, "시장실 검토 의견입니다.")  # minji takes part by commenting
+    _sweep()
+    mailoutbox.clear()
 
     event = _comment(issue, alice)
-    notifications.deliver(event.pk)
+    _sweep()
 
     assert _notified(event) == {"hana", "victor", "bob", "minji"}
     assert _mailed(mailoutbox) == _emails(hana, victor, bob, minji)
@@ -113,9 +122,11 @@ def test_a_comment_by_a_cooperating_agency_notifies_the_lead_agency(
     mailoutbox, alice, hana, bob, bora, agency_a, agency_b
 ):
     issue = _issue(alice, agency_a, cooperating_agencies=[agency_b])
+    _sweep()
+    mailoutbox.clear()
 
     event = _comment(issue, bob, "협조 가능합니다.")
-    notifications.deliver(event.pk)
+    _sweep()
 
     assert _notified(event) == {"alice", "hana"}
     assert _mailed(mailoutbox) == _emails(alice, hana)
@@ -125,9 +136,11 @@ def test_a_cooperation_answer_notifies_the_lead_agency(
     mailoutbox, alice, hana, bob, bora, agency_a, agency_b
 ):
     issue = _issue(alice, agency_a, cooperating_agencies=[agency_b])
+    _sweep()
+    mailoutbox.clear()
 
     event = _answer(issue, bob, "declined")
-    notifications.deliver(event.pk)
+    _sweep()
 
     assert _notified(event) == {"alice", "hana"}
     assert _mailed(mailoutbox) == _emails(alice, hana)
@@ -139,61 +152,115 @@ def test_a_status_change_notifies_the_lead_agency_and_participants_but_not_the_a
     issue = _issue(alice, agency_a, cooperating_agencies=[agency_b])
     _answer(issue, bob)
     issue.refresh_from_db()
+    _sweep()
+    mailoutbox.clear()
 
     services.issue_change_status(
         issue=issue, actor=alice, expected_version=issue.version, status="in_progress"
     )
     event = _last_event(issue, EventKind.STATUS)
-    notifications.deliver(event.pk)
+    _sweep()
 
     assert _notified(event) == {"hana", "victor", "bob"}
     assert _mailed(mailoutbox) == _emails(hana, victor, bob)
 
 
-def test_the_services_queue_only_events_that_concern_people(
-    monkeypatch, django_capture_on_commit_callbacks, alice, bob, agency_a, agency_b
-):
-    queued = []
-    monkeypatch.setattr(
-        "issues.tasks.deliver_notifications.delay", lambda event_id: queued.append(event_id)
-    )
-
-    def kinds():
-        kinds = [Event.objects.get(pk=pk).kind for pk in queued]
-        queued.clear()
+def test_only_events_that_concern_people_notify(alice, hana, bob, agency_a, agency_b):
+    def notified_kinds():
+        kinds = list(
+            Notification.objects.filter(event__issue=issue)
+            .order_by("event_id")
+            .values_list("event__kind", flat=True)
+            .distinct()
+        )
+        Notification.objects.all().delete()
         return kinds
 
-    with django_capture_on_commit_callbacks(execute=True):
-        issue = _issue(alice, agency_a, cooperating_agencies=[agency_b])
-    assert kinds() == [EventKind.COOPERATION_REQUESTED]
+    issue = _issue(alice, agency_a, cooperating_agencies=[agency_b])
+    assert notified_kinds() == [EventKind.COOPERATION_REQUESTED]
 
-    with django_capture_on_commit_callbacks(execute=True):
-        services.issue_update(issue=issue, actor=alice, expected_version=1, title="제목만 수정")
-    assert kinds() == []  # a title edit is on the timeline only
+    services.issue_update(issue=issue, actor=alice, expected_version=1, title="제목만 수정")
+    assert notified_kinds() == []  # a title edit is on the timeline only
 
-    with django_capture_on_commit_callbacks(execute=True):
-        services.issue_update(
-            issue=issue, actor=alice, expected_version=2, title="다시 수정", status="on_hold"
-        )
-    assert kinds() == [EventKind.CHANGED]  # includes a status change
-
-    with django_capture_on_commit_callbacks(execute=True):
-        _comment(issue, bob)
-    assert kinds() == [EventKind.COMMENT]
-
-
-def test_suppressed_notifications_queue_nothing(
-    monkeypatch, django_capture_on_commit_callbacks, alice, agency_a, agency_b
-):
-    queued = []
-    monkeypatch.setattr(
-        "issues.tasks.deliver_notifications.delay", lambda event_id: queued.append(event_id)
+    services.issue_update(
+        issue=issue, actor=alice, expected_version=2, title="다시 수정", status="on_hold"
     )
+    assert notified_kinds() == [EventKind.CHANGED]  # includes a status change
 
-    with services.notifications_suppressed(), django_capture_on_commit_callbacks(execute=True):
+    _comment(issue, bob)
+    assert notified_kinds() == [EventKind.COMMENT]
+
+
+def _kicks(callbacks) -> list[str]:
+    """The tasks queued after commit by core.broker.enqueue_on_commit."""
+    return [callback.task.name for callback in callbacks if isinstance(callback, _Enqueue)]
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: one kick per transaction
+def test_the_sweep_is_kicked_once_per_transaction_after_commit(
+    monkeypatch, alice, bob, carol, agency_a, agency_b, agency_c
+):
+    kicked = []
+    # Records the publish that core.broker would make once the transaction commits.
+    monkeypatch.setattr("core.broker.enqueue", lambda task, *args: kicked.append(task.name))
+
+    # Two cooperation requests in one transaction: two events, two people, one kick.
+    issue = _issue(alice, agency_a, cooperating_agencies=[agency_b, agency_c])
+    assert Notification.objects.filter(event__issue=issue).count() == 2
+    assert kicked == ["issues.deliver_notifications"]
+
+    services.issue_update(issue=issue, actor=alice, expected_version=1, title="제목만 수정")
+    assert kicked == ["issues.deliver_notifications"]  # nobody to tell, nothing to kick
+
+    _comment(issue, bob)
+    assert kicked == ["issues.deliver_notifications"] * 2
+
+    with transaction.atomic():  # several changes, one transaction: one kick
+        _comment(issue, bob, "하나")
+        _comment(issue, bob, "둘")
+        assert len(kicked) == 2  # not before the commit
+    assert kicked == ["issues.deliver_notifications"] * 3
+
+
+def test_no_kick_when_nobody_is_owed_an_email(
+    django_capture_on_commit_callbacks, alice, bob, agency_a, agency_b
+):
+    bob.email = ""
+    bob.save(update_fields=["email"])
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        issue = _issue(alice, agency_a, cooperating_agencies=[agency_b])
+
+    assert _notified(_last_event(issue, EventKind.COOPERATION_REQUESTED)) == {"bob"}
+    assert _kicks(callbacks) == []
+
+
+def test_suppressed_notifications_write_and_queue_nothing(
+    django_capture_on_commit_callbacks, alice, bob, agency_a, agency_b
+):
+    with services.notifications_suppressed(), django_capture_on_commit_callbacks() as callbacks:
         _issue(alice, agency_a, cooperating_agencies=[agency_b])
 
-    assert queued == []
+    assert not Notification.objects.exists()
+    assert _kicks(callbacks) == []
+
+
+def test_a_rolled_back_change_leaves_no_notification_and_no_kick(
+    django_capture_on_commit_callbacks, alice, bob, agency_a, agency_b
+):
+    class Abandon(Exception):
+        pass
+
+    with (
+        django_capture_on_commit_callbacks() as callbacks,
+        pytest.raises(Abandon),
+        transaction.atomic(),
+    ):
+        _issue(alice, agency_a, cooperating_agencies=[agency_b])
+        raise Abandon
+
+    assert not Notification.objects.exists()
+    assert _kicks(callbacks) == []
 
 
 def test_inactive_users_and_users_without_email_get_no_mail(
@@ -205,9 +272,10 @@ def test_inactive_users_and_users_without_email_get_no_mail(
     issue = _issue(alice, agency_a, cooperating_agencies=[agency_b])
     event = _last_event(issue, EventKind.COOPERATION_REQUESTED)
 
-    notifications.deliver(event.pk)
+    assert _sweep() == SweepResult(sent=1)
 
     assert _notified(event) == {"bob", "bora"}  # bora still sees it in the app
+    assert Notification.objects.get(recipient=bora).email_due_at is None  # no mail owed
     assert gone.email not in _mailed(mailoutbox)
     assert _mailed(mailoutbox) == _emails(bob)
 
@@ -221,22 +289,47 @@ def test_an_agency_whose_cooperation_was_withdrawn_hears_nothing_more_of_a_restr
     issue = _issue(alice, agency_a, visibility="restricted", cooperating_agencies=[agency_b])
     _comment(issue, bob, "나기관 의견입니다.")  # makes bob a participant
     _comment(issue, minji, "시장실 의견입니다.")
-    # Queued while B still cooperated, delivered after the withdrawal below.
+    _sweep()
+    mailoutbox.clear()
+    # Written while B still cooperated, mailed after the withdrawal below.
     in_flight = _comment(issue, alice, "조율 중입니다.")
+    assert "bob" in _notified(in_flight)
     issue.refresh_from_db()
 
     services.issue_update(
         issue=issue, actor=alice, expected_version=issue.version, cooperating_agencies=[]
     )
     later = _comment(issue, alice, "나기관 제외 후 논의합니다.")
-    mailoutbox.clear()
-    notifications.deliver(in_flight.pk)
-    notifications.deliver(later.pk)
+    result = _sweep()
 
-    assert "bob" not in _notified(in_flight) | _notified(later)
-    assert bob.email not in _mailed(mailoutbox)
+    assert "bob" not in _notified(later)
     assert _notified(later) == {"hana", "minji"}
+    assert bob.email not in _mailed(mailoutbox)
     assert _mailed(mailoutbox) == sorted(_emails(hana, minji) * 2)
+    assert result == SweepResult(sent=4, skipped=1)
+    withheld = Notification.objects.get(event=in_flight, recipient=bob)
+    assert withheld.emailed_at is None
+    assert withheld.email_skipped_at is not None
+    assert withheld.last_error == "skipped: recipient may no longer read the issue"
+    assert _sweep() == SweepResult()  # never tried again
+
+
+def test_a_status_change_that_also_withdraws_an_agency_does_not_tell_it(
+    alice, hana, bob, agency_a, agency_b
+):
+    issue = _issue(alice, agency_a, visibility="restricted", cooperating_agencies=[agency_b])
+    _comment(issue, bob, "나기관 의견입니다.")  # makes bob a participant
+    issue.refresh_from_db()
+
+    services.issue_update(
+        issue=issue,
+        actor=alice,
+        expected_version=issue.version,
+        status="in_progress",
+        cooperating_agencies=[],
+    )
+
+    assert _notified(_last_event(issue, EventKind.STATUS)) == {"hana"}
 
 
 def test_a_cooperation_request_of_a_restricted_issue_reaches_only_the_requested_agency(
@@ -244,7 +337,7 @@ def test_a_cooperation_request_of_a_restricted_issue_reaches_only_the_requested_
 ):
     issue = _issue(alice, agency_a, visibility="restricted", cooperating_agencies=[agency_b])
 
-    notifications.deliver(_last_event(issue, EventKind.COOPERATION_REQUESTED).pk)
+    _sweep()
 
     assert _mailed(mailoutbox) == _emails(bob)
     assert _notified(_last_event(issue, EventKind.COOPERATION_REQUESTED)) == {"bob"}
@@ -253,59 +346,32 @@ def test_a_cooperation_request_of_a_restricted_issue_reaches_only_the_requested_
 # --- delivered at most once ------------------------------------------------------------
 
 
-def test_delivering_the_same_event_twice_sends_each_mail_once(
-    mailoutbox, alice, hana, bob, agency_a, agency_b
-):
+def test_a_second_sweep_sends_nothing(mailoutbox, alice, hana, bob, agency_a, agency_b):
     issue = _issue(alice, agency_a, cooperating_agencies=[agency_b])
+    _sweep()
+    mailoutbox.clear()
     event = _comment(issue, bob)
 
-    first = notifications.deliver(event.pk)
-    second = notifications.deliver(event.pk)
+    first = _sweep()
+    second = _sweep()
 
-    assert (first, second) == (2, 0)
+    assert (first, second) == (SweepResult(sent=2), SweepResult())
     assert _mailed(mailoutbox) == _emails(alice, hana)
     assert Notification.objects.filter(event=event).count() == 2
-
-
-def test_a_mail_that_failed_is_sent_on_the_retry(
-    monkeypatch, mailoutbox, alice, bob, agency_a, agency_b
-):
-    issue = _issue(alice, agency_a, cooperating_agencies=[agency_b])
-    event = _last_event(issue, EventKind.COOPERATION_REQUESTED)
-    real_send_mail = notifications.send_mail
-
-    def smtp_down(*args, **kwargs):
-        raise ConnectionRefusedError("SMTP server unreachable")
-
-    monkeypatch.setattr(notifications, "send_mail", smtp_down)
-    with pytest.raises(ConnectionRefusedError):
-        notifications.deliver(event.pk)
-    assert Notification.objects.get(event=event, recipient=bob).emailed_at is None
-
-    monkeypatch.setattr(notifications, "send_mail", real_send_mail)
-    assert notifications.deliver(event.pk) == 1
-    assert notifications.deliver(event.pk) == 0
-    assert _mailed(mailoutbox) == _emails(bob)
-    assert Notification.objects.get(event=event, recipient=bob).emailed_at is not None
-
-
-def test_an_event_that_no_longer_exists_is_ignored(mailoutbox):
-    assert notifications.deliver(987654) == 0
-    assert mailoutbox == []
+    assert not Notification.objects.filter(emailed_at=None, email_due_at__isnull=False).exists()
 
 
 def test_a_notification_exists_once_per_recipient_and_event(alice, bob, agency_a, agency_b):
     issue = _issue(alice, agency_a, cooperating_agencies=[agency_b])
     event = _last_event(issue, EventKind.COOPERATION_REQUESTED)
 
-    first, created_first = Notification.objects.get_or_create(recipient=bob, event=event)
-    second, created_second = Notification.objects.get_or_create(recipient=bob, event=event)
+    existing, created = Notification.objects.get_or_create(recipient=bob, event=event)
 
-    assert (created_first, created_second) == (True, False)
-    assert first.pk == second.pk
+    assert not created  # the service wrote it
     with pytest.raises(IntegrityError), transaction.atomic():
         Notification.objects.create(recipient=bob, event=event)
-    assert Notification.objects.filter(recipient=bob, event=event).count() == 1
+    assert notifications.notify(event)  # writing them again is harmless
+    assert list(Notification.objects.filter(recipient=bob, event=event)) == [existing]
 
 
 # --- the e-mail itself -------------------------------------------------------------------
@@ -316,8 +382,8 @@ def test_the_mail_is_in_the_recipients_preferred_language(mailoutbox, alice, han
     alice.save(update_fields=["preferred_language"])
     issue = _issue(alice, agency_a)
 
-    event = _comment(issue, minji, "주간 보고 부탁드립니다.")
-    notifications.deliver(event.pk)
+    _comment(issue, minji, "주간 보고 부탁드립니다.")
+    _sweep()
 
     english = next(m for m in mailoutbox if m.to == [alice.email])
     assert english.subject == f"[Gwangju Hub] #{issue.pk} {TITLE} — New comment"
@@ -336,7 +402,8 @@ def test_the_mail_is_in_the_recipients_preferred_language(mailoutbox, alice, han
 def test_the_mail_is_in_korean_by_default(mailoutbox, alice, hana, minji, agency_a):
     issue = _issue(alice, agency_a)
 
-    notifications.deliver(_comment(issue, minji).pk)
+    _comment(issue, minji)
+    _sweep()
 
     korean = next(m for m in mailoutbox if m.to == [hana.email])
     assert korean.subject == f"[광주 허브] #{issue.pk} {TITLE} — 새 댓글"
@@ -350,7 +417,8 @@ def test_the_mail_is_in_korean_by_default(mailoutbox, alice, hana, minji, agency
 def test_the_subject_shows_the_title_as_typed(mailoutbox, alice, hana, minji, agency_a):
     issue = _issue(alice, agency_a, title='R&D 예산 <검토> "긴급"')
 
-    notifications.deliver(_comment(issue, minji).pk)
+    _comment(issue, minji)
+    _sweep()
 
     assert mailoutbox[0].subject.startswith(f'[광주 허브] #{issue.pk} R&D 예산 <검토> "긴급"')
 
@@ -358,7 +426,8 @@ def test_the_subject_shows_the_title_as_typed(mailoutbox, alice, hana, minji, ag
 def test_the_body_shows_the_title_and_comment_as_typed(mailoutbox, alice, hana, minji, agency_a):
     issue = _issue(alice, agency_a, title="R&D 예산 <검토>")
 
-    notifications.deliver(_comment(issue, minji, "A & B <확인>").pk)
+    _comment(issue, minji, "A & B <확인>")
+    _sweep()
 
     body = mailoutbox[0].body
     assert "R&D 예산 <검토>" in body
@@ -369,52 +438,18 @@ def test_the_body_shows_the_title_and_comment_as_typed(mailoutbox, alice, hana, 
 # --- through a real SMTP server ----------------------------------------------------------
 
 
-class _Collector:
-    """An aiosmtpd handler that keeps every envelope it receives."""
-
-    def __init__(self) -> None:
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server(settings):
-    handler = _Collector()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = controller.hostname
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    try:
-        yield SimpleNamespace(envelopes=handler.envelopes)
-    finally:
-        controller.stop()
-
-
 def test_mail_goes_out_through_smtp_with_a_korean_subject(
     smtp_server, settings, alice, bob, agency_a, agency_b
 ):
+    settings.DEFAULT_FROM_EMAIL = "광주 허브 <hub@gwangju.example>"
     issue = _issue(alice, agency_a, cooperating_agencies=[agency_b])
-    event = _last_event(issue, EventKind.COOPERATION_REQUESTED)
+    notification = Notification.objects.get(recipient=bob)
 
-    assert notifications.deliver(event.pk) == 1
+    assert _sweep() == SweepResult(sent=1)
 
     [envelope] = smtp_server.envelopes
     assert envelope.rcpt_tos == [bob.email]
-    assert envelope.mail_from == settings.DEFAULT_FROM_EMAIL
+    assert envelope.mail_from == "hub@gwangju.example"
     message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
     assert message["To"] == bob.email
     # lstrip: Django folds a long encoded Subject onto a continuation line, and
@@ -426,6 +461,9 @@ def test_mail_goes_out_through_smtp_with_a_korean_subject(
     assert body.get_content_charset() == "utf-8"
     assert f"{SITE_URL}/issues/{issue.pk}/" in body.get_content()
     assert TITLE in body.get_content()
+    # Fixed per row (not make_msgid's random one), in the sender's domain.
+    expected_id = f"<notification.{notification.message_uuid.hex}@gwangju.example>"
+    assert message["Message-ID"].strip() == expected_id  # strip: a long header may be folded
 
 
 # --- the bell and /notifications/ ----------------------------------------------------------
@@ -440,9 +478,8 @@ def _bell(client) -> str:
 def bob_notified(alice, bob, agency_a, agency_b):
     """Two unread notifications for bob: a cooperation request and a comment."""
     issue = _issue(alice, agency_a, cooperating_agencies=[agency_b])
-    notifications.deliver(_last_event(issue, EventKind.COOPERATION_REQUESTED).pk)
     _answer(issue, bob)
-    notifications.deliver(_comment(issue, alice, "답변 감사합니다.").pk)
+    _comment(issue, alice, "답변 감사합니다.")
     return issue
 
 
@@ -541,7 +578,6 @@ def test_notifications_require_login(client, bob, bob_notified):
 def withdrawn(alice, bob, agency_a, agency_b):
     """bob was notified of a restricted issue, then his agency's cooperation was withdrawn."""
     issue = _issue(alice, agency_a, visibility="restricted", cooperating_agencies=[agency_b])
-    notifications.deliver(_last_event(issue, EventKind.COOPERATION_REQUESTED).pk)
     issue.refresh_from_db()
     services.issue_update(
         issue=issue, actor=alice, expected_version=issue.version, cooperating_agencies=[]
