@@ -6,9 +6,11 @@ work" right after commit only makes delivery quicker, so it must never fail
 the request that made the change, nor make it wait on a broker that is down:
 
 - every error of the publish is caught and logged;
+- the request waits at most ``WAIT`` seconds for the publish (which goes on
+  in a thread of its own, bounded by the Redis timeouts in settings);
 - after a failure, this process stops trying for ``PAUSE`` seconds (a tiny
-  circuit breaker), so a dead or hung broker costs one bounded wait (the
-  Redis timeouts in settings), not one per request;
+  circuit breaker), so a dead or hung broker costs one short wait, not one
+  per request;
 - the same task is queued at most once per transaction, however many rows
   the transaction wrote;
 - the task's result is not stored: nobody waits for it, and with Redis as
@@ -33,6 +35,9 @@ logger = logging.getLogger(__name__)
 # enough that kicks resume soon after the broker is back; beat's periodic run
 # delivers in the meantime.
 PAUSE = 30.0
+# How long a request waits for a publish. A healthy broker takes milliseconds;
+# anything slower is treated as down, so no page waits on it (CONTRACT.md).
+WAIT = 0.5
 
 
 class _Breaker:
@@ -59,29 +64,51 @@ breaker = _Breaker()
 
 
 def enqueue(task, *args: Any) -> bool:
-    """Publish ``task(*args)`` now; True if the broker took it.
+    """Publish ``task(*args)``; True if the broker took it within ``WAIT`` seconds.
 
-    Never raises: a failure is logged and opens the breaker.
+    Never raises. The publish runs in a thread of its own and the caller waits
+    at most ``WAIT`` seconds for it: a working broker answers in a few
+    milliseconds, a hung one would hold the request for the whole socket
+    timeout. A failure, or a publish still waiting at ``WAIT``, is logged and
+    opens the breaker; a late publish finishes (or times out) in its thread.
     """
     name = getattr(task, "name", repr(task))
     if breaker.is_open():
         logger.info("broker paused after a recent failure: %s not queued", name)
         return False
     started = time.monotonic()
-    try:
-        task.apply_async(args=args, ignore_result=True)
-    except Exception as error:
+    done = threading.Event()
+    outcome: dict[str, bool] = {}
+
+    def publish() -> None:
+        try:
+            task.apply_async(args=args, ignore_result=True)
+        except Exception as error:
+            breaker.trip()
+            logger.warning(
+                "could not queue %s (%.1f s): %s: %s; pausing publishes for %d s",
+                name,
+                time.monotonic() - started,
+                type(error).__name__,
+                error,
+                PAUSE,
+            )
+        else:
+            outcome["queued"] = True
+        finally:
+            done.set()
+
+    threading.Thread(target=publish, name=f"publish {name}", daemon=True).start()
+    if not done.wait(WAIT):
         breaker.trip()
         logger.warning(
-            "could not queue %s (%.1f s): %s: %s; pausing publishes for %d s",
+            "could not queue %s within %.1f s (broker slow or hung); pausing publishes for %d s",
             name,
-            time.monotonic() - started,
-            type(error).__name__,
-            error,
+            WAIT,
             PAUSE,
         )
         return False
-    return True
+    return outcome.get("queued", False)
 
 
 class _Enqueue:

@@ -205,9 +205,7 @@ def issue_update(
     overwritten silently. Records one CHANGED event listing every field that
     changed, and adds or withdraws cooperation requests.
     """
-    unknown = set(data) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise TypeError(f"not editable: {sorted(unknown)}")
+    _check_editable(data)
     with transaction.atomic():
         current = _locked_current(issue, expected_version)
         if not rules.can_edit(actor, current):
@@ -215,59 +213,107 @@ def issue_update(
         new_lead = data.get("lead_agency", current.lead_agency)
         if new_lead.pk != current.lead_agency_id and not rules.can_create_for(actor, new_lead):
             raise PermissionDenied
+        return _apply_update(current, actor, data, cooperating_agencies)
 
-        changes = []
-        for field in EDITABLE_FIELDS:
-            if field not in data:
-                continue
-            old = getattr(current, field)
-            new = data[field]
-            if old == new:
-                continue
-            old_value = _change_value(current, field)
-            if field == "status":
-                _apply_status(current, new)
-            else:
-                setattr(current, field, new)
-            changes.append({"field": field, "old": old_value, "new": _change_value(current, field)})
 
-        existing = {c.agency_id: c for c in current.cooperations.select_related("agency")}
-        added: list[Agency] = []
-        removed: list[Cooperation] = []
-        if cooperating_agencies is not None:
-            wanted = _check_cooperators(current.lead_agency, cooperating_agencies)
-            wanted_ids = {a.pk for a in wanted}
-            added = [a for a in wanted if a.pk not in existing]
-            removed = [c for agency_id, c in existing.items() if agency_id not in wanted_ids]
-        elif current.lead_agency_id in existing:
+def issue_update_by_administrator(
+    *,
+    issue: Issue,
+    actor,
+    expected_version: int,
+    cooperating_agencies: Iterable[Agency] | None = None,
+    **data,
+) -> Issue:
+    """An administrator's correction in Django admin.
+
+    Django admin's own permission (``issues.change_issue``) stands in for the
+    agency rules, which would not let an administrator correct another
+    agency's issue; everything else is as on the issue page: the same
+    optimistic lock, timeline entries, version bump and notifications.
+    """
+    if not (actor.is_active and actor.is_staff and actor.has_perm("issues.change_issue")):
+        raise PermissionDenied
+    _check_editable(data)
+    with transaction.atomic():
+        current = _locked_current(issue, expected_version)
+        return _apply_update(current, actor, data, cooperating_agencies)
+
+
+def _check_editable(data: dict) -> None:
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"not editable: {sorted(unknown)}")
+
+
+def _apply_update(
+    current: Issue, actor, data: dict, cooperating_agencies: Iterable[Agency] | None
+) -> Issue:
+    """Apply a permitted edit to the locked current issue and record it."""
+    changes = _field_changes(current, data)
+    added, removed = _cooperation_changes(current, cooperating_agencies)
+    if not changes and not added and not removed:
+        return current
+    current.full_clean()
+    current.version += 1
+    current.updated_at = timezone.now()
+    current.save()
+    _record_update(current, actor, changes, added, removed)
+    return current
+
+
+def _field_changes(current: Issue, data: dict) -> list[dict]:
+    """Set the changed fields on ``current``; the timeline's list of what changed."""
+    changes = []
+    for field in EDITABLE_FIELDS:
+        if field not in data or getattr(current, field) == data[field]:
+            continue
+        old_value = _change_value(current, field)
+        if field == "status":
+            _apply_status(current, data[field])
+        else:
+            setattr(current, field, data[field])
+        changes.append({"field": field, "old": old_value, "new": _change_value(current, field)})
+    return changes
+
+
+def _cooperation_changes(
+    current: Issue, cooperating_agencies: Iterable[Agency] | None
+) -> tuple[list[Agency], list[Cooperation]]:
+    """The agencies to ask for cooperation and the requests to withdraw (None: keep them)."""
+    existing = {c.agency_id: c for c in current.cooperations.select_related("agency")}
+    if cooperating_agencies is None:
+        if current.lead_agency_id in existing:
             raise ValidationError(
                 {"lead_agency": _("The lead agency cannot also be a cooperating agency.")}
             )
+        return [], []
+    wanted = _check_cooperators(current.lead_agency, cooperating_agencies)
+    wanted_ids = {a.pk for a in wanted}
+    added = [a for a in wanted if a.pk not in existing]
+    removed = [c for agency_id, c in existing.items() if agency_id not in wanted_ids]
+    return added, removed
 
-        if not changes and not added and not removed:
-            return current
-        current.full_clean()
-        current.version += 1
-        current.updated_at = timezone.now()
-        current.save()
-        changed = None
-        if changes:
-            status_only = [c["field"] for c in changes] == ["status"]
-            changed = event_record(
-                current,
-                actor,
-                EventKind.STATUS if status_only else EventKind.CHANGED,
-                changes=changes,
-            )
-        for cooperation in removed:
-            cooperation.delete()
-            event_record(current, actor, EventKind.COOPERATION_REMOVED, agency=cooperation.agency)
-        _request_cooperation(current, added, actor)
-        if changed is not None and any(c["field"] == "status" for c in changes):
-            # After the cooperations changed: an agency withdrawn in this same
-            # edit no longer reads a restricted issue, and is not told of it.
-            notify_event(changed)
-    return current
+
+def _record_update(
+    current: Issue, actor, changes: list[dict], added: list[Agency], removed: list[Cooperation]
+) -> None:
+    changed = None
+    if changes:
+        status_only = [c["field"] for c in changes] == ["status"]
+        changed = event_record(
+            current,
+            actor,
+            EventKind.STATUS if status_only else EventKind.CHANGED,
+            changes=changes,
+        )
+    for cooperation in removed:
+        cooperation.delete()
+        event_record(current, actor, EventKind.COOPERATION_REMOVED, agency=cooperation.agency)
+    _request_cooperation(current, added, actor)
+    if changed is not None and any(c["field"] == "status" for c in changes):
+        # After the cooperations changed: an agency withdrawn in this same
+        # edit no longer reads a restricted issue, and is not told of it.
+        notify_event(changed)
 
 
 def issue_change_status(*, issue: Issue, actor, expected_version: int, status: str) -> Issue:

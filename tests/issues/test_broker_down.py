@@ -251,7 +251,7 @@ def test_a_dead_broker_costs_one_wait_then_is_left_alone_for_a_while(
         assert broker.enqueue(deliver_notifications) is False
         second = time.monotonic() - started
 
-    assert 1.0 < first < BUDGET  # the socket timeout, once (settings: 2 s)
+    assert first < 1.0  # the publish's own wait (core.broker.WAIT), once
     assert second < 0.1  # the breaker is open: not even tried
     assert "pausing publishes for 30 s" in caplog.text
     assert "broker paused after a recent failure" in caplog.text
@@ -261,7 +261,9 @@ def test_a_dead_broker_costs_one_wait_then_is_left_alone_for_a_while(
     monkeypatch.setattr(broker, "PAUSE", 0.0)
     broker.breaker.trip()
     assert broker.enqueue(deliver_notifications) is True
-    assert throwaway_redis.queued() == 1
+    # The first publish may also have gone through once Redis woke up (it was
+    # only given up on, not cancelled): a second kick of an idempotent sweep.
+    assert throwaway_redis.queued() in (1, 2)
 
 
 @pytest.mark.django_db(transaction=True)
