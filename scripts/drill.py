@@ -62,13 +62,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR / "scripts"))
-from drill_count import Tally, percentile, tally  # noqa: E402
+from drill_count import Tally, percentile, phase_index, tally  # noqa: E402
 
 DOC = BASE_DIR / "docs" / "reliability.md"
 VAR_DIR = BASE_DIR / "var" / "drill"
@@ -120,7 +122,8 @@ notification or reminder received twice with different Message-IDs (two
 separate mails for the reader); a resend after a crash with the *same*
 Message-ID is counted separately, since mail clients fold it. Requests are
 counted per phase by when they started; "no answer" means the connection was
-closed or timed out (60 s) without a response.
+closed or timed out (60 s) without a response; a request in flight when Redis was
+killed or stopped counts in that phase.
 
 Everything below the line is generated; run `make drill` to refresh it
 (`make drill ARGS=--quick` for a short trial, `ARGS=--help` for the options).
@@ -395,7 +398,9 @@ class MailServer:
         self.refused = 0
         self.lock = threading.Lock()
         self.controller = None
-        self.trigger: tuple | None = None  # (predicate, remaining, callback)
+        # (test, act): test sees every accepted message; when it says so, act
+        # runs before the sender hears "250".
+        self.watch: tuple[Callable[[Mail], bool], Callable[[Mail], None]] | None = None
         self.journal = (VAR_DIR / "mail.jsonl").open("w")
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
@@ -410,17 +415,15 @@ class MailServer:
         if self.delay:
             await asyncio.sleep(self.delay)
         mail = parse_mail(envelope.content, envelope.rcpt_tos)
-        callback = None
+        act = None
         with self.lock:
             self.messages.append(mail)
             self.journal.write(json.dumps(mail.__dict__, ensure_ascii=False) + "\n")
-            if self.trigger is not None and self.trigger[0](mail):
-                predicate, remaining, fire = self.trigger
-                self.trigger = (predicate, remaining - 1, fire) if remaining > 1 else None
-                callback = fire if remaining <= 1 else None
-        if callback is not None:
+            if self.watch is not None and self.watch[0](mail):
+                act, self.watch = self.watch[1], None
+        if act is not None:
             # Accepted here, but the sender never hears "250": the crash window.
-            callback(mail)
+            act(mail)
         return "250 Message accepted for delivery"
 
     def start(self) -> None:
@@ -797,6 +800,7 @@ class CpuMeter(threading.Thread):
 class Window:
     label: str
     start: float
+    fault: bool = False  # a fault of the web's services (Redis) begins with it
     end: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -888,8 +892,8 @@ class Drill:
             time.sleep(0.3)
 
     def start_clients(self) -> None:
-        for index, persona in enumerate(self.personas):
-            client = Client(
+        self.clients = [
+            Client(
                 index,
                 persona,
                 self.base,
@@ -898,9 +902,16 @@ class Drill:
                 self.stop_clients,
                 self.options.think,
             )
-            if not client.browser.login(persona.username):
-                sys.exit(f"drill: {persona.username} could not sign in")
-            self.clients.append(client)
+            for index, persona in enumerate(self.personas)
+        ]
+        # Everyone signs in at once, as on a Monday morning (and it is quicker).
+        with ThreadPoolExecutor(max_workers=len(self.clients)) as pool:
+            signed_in = list(
+                pool.map(lambda client: client.browser.login(client.persona.username), self.clients)
+            )
+        for client, ok in zip(self.clients, signed_in, strict=True):
+            if not ok:
+                sys.exit(f"drill: {client.persona.username} could not sign in")
         log(
             f"{len(self.clients)} clients signed in "
             f"({', '.join(p.username for p in self.personas)})"
@@ -912,12 +923,12 @@ class Drill:
 
     # --- phases --------------------------------------------------------------
 
-    def mark(self, label: str) -> Window:
+    def mark(self, label: str, *, fault: bool = False) -> Window:
         now = time.monotonic()
         self.meter.switch(label)
         if self.windows:
             self.windows[-1].end = now
-        window = Window(label, now)
+        window = Window(label, now, fault)
         self.windows.append(window)
         log(f"— {label}")
         return window
@@ -979,45 +990,54 @@ class Drill:
 
     def phases(self) -> None:
         o = self.options
-        self.mark("1 baseline")
-        self.create_meeting(8)
-        self.ask_for_sweeps()
-        self.progress(o.baseline)
+        chosen = o.phases
+        if 1 in chosen:
+            self.mark("1 baseline")
+            self.create_meeting(8)
+            self.ask_for_sweeps()
+            self.progress(o.baseline)
 
-        self.mark("2 Redis refused")
-        self.redis.kill()
-        self.create_meeting(6)
-        self.progress(o.fault)
-        self.mark("2 Redis back")
-        self.redis.start()
-        self.progress(o.recovery)
+        if 2 in chosen:
+            self.mark("2 Redis refused", fault=True)
+            self.redis.kill()
+            self.create_meeting(6)
+            self.progress(o.fault)
+            self.mark("2 Redis back")
+            self.redis.start()
+            self.progress(o.recovery)
 
-        self.mark("3 Redis hung")
-        self.redis.signal_group(signal.SIGSTOP)
-        self.create_meeting(6)
-        self.progress(o.fault)
-        self.mark("3 Redis resumed")
-        self.redis.signal_group(signal.SIGCONT)
-        self.progress(o.recovery)
+        if 3 in chosen:
+            self.mark("3 Redis hung", fault=True)
+            self.redis.signal_group(signal.SIGSTOP)
+            self.create_meeting(6)
+            self.progress(o.fault)
+            self.mark("3 Redis resumed")
+            self.redis.signal_group(signal.SIGCONT)
+            self.progress(o.recovery)
 
-        self.mark("4 SMTP refusing")
-        self.mail.mode = "refuse"
-        self.create_meeting(6)
-        self.ask_for_sweeps()
-        self.progress(o.fault / 2)
-        self.mail.stop()
-        self.mail.mode = "accept"
-        self.windows[-1].notes.append("451 to every recipient, then stopped (connection refused)")
-        log("SMTP server stopped")
-        self.progress(o.fault / 2)
-        self.mark("4 SMTP back")
-        self.mail.start()
-        self.progress(o.recovery)
+        if 4 in chosen:
+            self.mark("4 SMTP refusing")
+            self.mail.mode = "refuse"
+            self.create_meeting(6)
+            self.ask_for_sweeps()
+            self.progress(o.fault / 2)
+            self.mail.stop()
+            self.mail.mode = "accept"
+            self.windows[-1].notes.append(
+                "451 to every recipient, then stopped (connection refused)"
+            )
+            log("SMTP server stopped")
+            self.progress(o.fault / 2)
+            self.mark("4 SMTP back")
+            self.mail.start()
+            self.progress(o.recovery)
 
-        self.kill_worker_mid_sweep()
+        if 5 in chosen:
+            self.kill_worker_mid_sweep()
 
-        self.mark("6 two sweeps, two beats")
-        self.concurrent_sweeps()
+        if 6 in chosen:
+            self.mark("6 two sweeps, two beats")
+            self.concurrent_sweeps()
 
         self.mark("drain")
 
@@ -1033,11 +1053,21 @@ class Drill:
             self.crash_mail = mail
             killed.set()
 
-        # A slow server stretches the sweep; the fifth reminder it accepts is the moment.
-        self.mail.delay = o.slow_smtp
         self.create_meeting(24)
+        meeting, seen = self.meetings[-1], 0
+
+        def moment(mail: Mail) -> bool:
+            # Once the sweep is sending this meeting's reminders, the server slows
+            # down (stretching the sweep); the fifth one it accepts is the moment.
+            nonlocal seen
+            if mail.meeting != meeting:
+                return False
+            seen += 1
+            self.mail.delay = o.slow_smtp
+            return seen == 5
+
         with self.mail.lock:
-            self.mail.trigger = (lambda mail: mail.meeting is not None, 5, kill)
+            self.mail.watch = (moment, kill)
         self.ask_for_sweeps()
         if killed.wait(timeout=max(30.0, o.kill_window)):
             self.worker.process.wait()
@@ -1054,7 +1084,7 @@ class Drill:
             time.sleep(2)
         else:
             with self.mail.lock:
-                self.mail.trigger = None
+                self.mail.watch = None
             log("no reminder reached the SMTP server in time: killing the worker anyway")
             self.worker.kill()
             self.lease_snapshot = snapshot_leases()
@@ -1073,7 +1103,8 @@ class Drill:
         self.mail.delay = 0.05  # widen the window in which two sweeps could meet
         self.create_meeting(12)
         rounds = 0
-        while time.monotonic() - started < o.beats:
+        # A new round only while there is time for it: the phase keeps its length.
+        while rounds == 0 or o.beats - (time.monotonic() - started) > 20:
             rounds += 1
             commands = [["send_due_reminders"]] * 2
             if self.new_outbox:
@@ -1094,6 +1125,7 @@ class Drill:
                 + (f" (failed: {', '.join(failed)})" if failed else "")
             )
             self.progress(min(20.0, max(0.0, o.beats - (time.monotonic() - started))))
+        self.progress(max(0.0, o.beats - (time.monotonic() - started)))
         self.mail.delay = 0.0
         self.windows[-1].notes.append(
             f"{rounds} rounds of concurrent sweeps; beat2 ran {time.monotonic() - started:.0f} s"
@@ -1114,21 +1146,23 @@ class Drill:
             )
         started = time.monotonic()
         deadline = started + self.options.drain_timeout
-        last_ask = 0.0
+        last_ask = last_print = 0.0
+        shown = None
         counts = self.count()
         while time.monotonic() < deadline:
             if time.monotonic() - last_ask >= 10:
-                self.ask_for_sweeps()
+                self.ask_for_sweeps()  # as beat would, only more often
                 last_ask = time.monotonic()
             counts = self.count()
-            lost = counts["notifications"].lost + counts["reminders"].lost + counts["bell_missing"]
-            print(
-                f"    drain {time.monotonic() - started:5.0f}s  still owed: "
-                f"{counts['notifications'].lost} notification e-mails, "
-                f"{counts['reminders'].lost} reminders, {counts['bell_missing']} bell entries",
-                flush=True,
-            )
-            if not lost:
+            owed = (counts["notifications"].lost, counts["reminders"].lost, counts["bell_missing"])
+            if owed != shown or time.monotonic() - last_print >= 15:
+                print(
+                    f"    drain {time.monotonic() - started:5.0f}s  still owed: {owed[0]} "
+                    f"notification e-mails, {owed[1]} reminders, {owed[2]} bell entries",
+                    flush=True,
+                )
+                shown, last_print = owed, time.monotonic()
+            if not any(owed):
                 time.sleep(5)  # late copies (a duplicate) still count
                 counts = self.count()
                 break
@@ -1475,8 +1509,31 @@ def worker_findings() -> list[str]:
 # --------------------------------------------------------------------------
 
 
-def failed(request: Request) -> bool:
-    return request.status >= 500 or request.status == 0
+def phase_of(request: Request, windows: list[Window]) -> int:
+    return phase_index(request.started, request.duration, [(w.start, w.fault) for w in windows])
+
+
+def calm_slow_note(windows: list[Window], requests: list[Request]) -> str:
+    """Slow requests away from the Redis faults, next to how busy the machine was."""
+    calm = {
+        i
+        for i, w in enumerate(windows)
+        if not w.fault and not (i and windows[i - 1].fault) and w.label != "drain"
+    }
+    slow = [r for r in requests if r.kind != "healthz" and r.duration > SLOW]
+    slow_calm = sum(1 for r in slow if phase_of(r, windows) in calm)
+    shares = [windows[i].cpu for i in calm if windows[i].cpu]
+    if not shares:
+        return ""
+    other = sum(c["other"] for c in shares) / len(shares)
+    app = sum(c["app"] + c["db"] for c in shares) / len(shares)
+    return (
+        f"Away from the Redis phases (and the phase right after each), {slow_calm} of "
+        f"{len(slow)} slow requests; there the drill's own services (web, worker, database) "
+        f"used {app:.0f} % of the machine on average and other work on the machine "
+        f"{other:.0f} %, so a slow request there says as much about the shared machine as "
+        "about the app."
+    )
 
 
 def request_rows(windows: list[Window], requests: list[Request]) -> tuple[list[str], dict]:
@@ -1506,8 +1563,8 @@ def request_rows(windows: list[Window], requests: list[Request]) -> tuple[list[s
 
     clients = [r for r in requests if r.kind != "healthz"]
     rows = []
-    for window in windows:
-        mine = [r for r in clients if window.start <= r.started < (window.end or float("inf"))]
+    for index, window in enumerate(windows):
+        mine = [r for r in clients if phase_of(r, windows) == index]
         seconds = f"{(window.end or time.monotonic()) - window.start:.0f}"
         rows.append(row(window.label, seconds, mine, window.cpu))
     totals["requests"] = len(clients)
@@ -1525,8 +1582,8 @@ def probe_rows(windows: list[Window], requests: list[Request]) -> tuple[list[str
     ]
     probes = [r for r in requests if r.kind == "healthz"]
     bad = sum(1 for r in probes if r.status not in (200, 503) or r.duration > SLOW)
-    for window in windows:
-        mine = [r for r in probes if window.start <= r.started < (window.end or float("inf"))]
+    for index, window in enumerate(windows):
+        mine = [r for r in probes if phase_of(r, windows) == index]
         if not mine:
             continue
         lines.append(
@@ -1578,9 +1635,9 @@ def saved_despite_error(clients: list[Client]) -> list[str]:
     return [
         f"Clients filed {len(filings)} issues ({ok_filings} redirected to the new issue) and "
         f"posted {len(comments)} comments ({ok_comments} redirected).",
-        f"Answered with a 5xx or no answer: {len(bad_filings)} filings, of which "
-        f"{saved_filings} were saved anyway; {len(bad_comments)} comments, of which "
-        f"{saved_comments} were saved anyway (a person would retry and file it twice).",
+        f"Filings answered with a 5xx or not at all: {len(bad_filings)}, saved anyway: "
+        f"{saved_filings}; comments: {len(bad_comments)}, saved anyway: {saved_comments} "
+        "(a person who sees an error retries, and files it twice).",
     ]
 
 
@@ -1602,7 +1659,8 @@ def machine_lines(cmd: list[str]) -> list[str]:
             text=True,
             check=False,
         )
-        versions.append(f"{name} {done.stdout.strip().split()[-1].strip(')') or '?'}")
+        version = re.search(r"\d+\.\d+(?:\.\d+)?", done.stdout)
+        versions.append(f"{name} {version.group(0) if version else '?'}")
     redis = run([tool("redis-server"), "--version"], capture_output=True, text=True, check=False)
     redis_version = re.search(r"v=(\S+)", redis.stdout)
     import aiosmtpd
@@ -1671,6 +1729,8 @@ def write_report(
     ]
     notes = [*drill.notes]
     notes += saved_despite_error(drill.clients)
+    if note := calm_slow_note(drill.windows, requests):
+        notes.append(note)
     if n.same_id_resends or r.same_id_resends:
         notes.append(
             f"Resent after the crash with the same Message-ID (mail clients show one): "
@@ -1728,8 +1788,8 @@ def write_report(
         "",
         "## Requests",
         "",
-        "The clients' requests (pages, filings, comments, sign-ins), by the phase in "
-        "which they started.",
+        "The clients' requests (pages, filings, comments), by the phase in which they "
+        "started or the Redis fault they ran into.",
         "",
         *table,
         "",
@@ -1798,6 +1858,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=float,
         default=0.25,
         help="seconds the SMTP server takes per message during the kill phase (0.25)",
+    )
+    parser.add_argument(
+        "--phases",
+        default="1,2,3,4,5,6",
+        type=lambda text: {int(p) for p in text.split(",") if p.strip()},
+        help="which phases to run, e.g. 1 for a calm control run (all: 1,2,3,4,5,6)",
     )
     parser.add_argument("--redis-port", type=int, default=6390, help="the drill's Redis (6390)")
     parser.add_argument(

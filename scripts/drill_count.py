@@ -86,3 +86,17 @@ def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     rank = min(len(ordered), max(1, math.ceil(fraction * len(ordered))))
     return ordered[rank - 1]
+
+
+def phase_index(started: float, duration: float, phases: list[tuple[float, bool]]) -> int:
+    """The phase a request counts in, given each phase's (start, begins with a fault).
+
+    The phase it started in — unless a fault began while it was in flight:
+    then it met that fault rather than the calm before it, and counts there.
+    """
+    index = max((i for i, (start, _) in enumerate(phases) if start <= started), default=0)
+    for later in range(index + 1, len(phases)):
+        start, fault = phases[later]
+        if fault and start < started + duration:
+            index = later
+    return index

@@ -1,6 +1,6 @@
 """The fault drill's counting (scripts/drill_count.py): lost, duplicated, resent."""
 
-from scripts.drill_count import percentile, tally
+from scripts.drill_count import percentile, phase_index, tally
 
 A = ("notification", 1, "a@example.go.kr")
 B = ("notification", 1, "b@example.go.kr")
@@ -60,3 +60,18 @@ def test_nearest_rank_percentile():
     assert percentile(values, 0.5) == 50
     assert percentile(values, 0.95) == 95
     assert percentile(values, 1.0) == 100
+
+
+PHASES = [(0.0, False), (10.0, True), (30.0, False), (40.0, True), (60.0, False)]
+
+
+def test_a_request_counts_in_the_phase_it_started_in():
+    assert phase_index(2.0, 1.0, PHASES) == 0
+    assert phase_index(12.0, 25.0, PHASES) == 1  # slow, but it started in the fault
+    assert phase_index(65.0, 1.0, PHASES) == 4
+
+
+def test_a_request_in_flight_when_a_fault_begins_counts_in_the_fault():
+    assert phase_index(9.5, 1.0, PHASES) == 1
+    assert phase_index(29.0, 20.0, PHASES) == 3  # through the calm phase into the next fault
+    assert phase_index(35.0, 30.0, PHASES) == 3  # a calm phase beginning is no reason to move
