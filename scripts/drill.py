@@ -295,9 +295,14 @@ class Service:
         self.name, self.cmd, self.env = name, cmd, env
         self.logfile = VAR_DIR / f"{name}.log"
         self.process: subprocess.Popen | None = None
+        # Should be running: set by start, cleared before the drill stops or kills it.
+        # One that is wanted and not running exited by itself (see Drill.supervise).
+        self.wanted = False
+        self.lock = threading.RLock()
 
     def start(self) -> Service:
-        with self.logfile.open("a") as out:
+        with self.lock, self.logfile.open("a") as out:
+            self.wanted = True
             out.write(f"\n=== {datetime.now():%H:%M:%S} start: {shlex.join(self.cmd)}\n")
             out.flush()
             self.process = subprocess.Popen(  # noqa: S603 (our own command line)
@@ -326,11 +331,15 @@ class Service:
 
     def kill(self) -> None:
         """SIGKILL to the whole group (a worker's pool children die with it)."""
-        self.signal_group(signal.SIGKILL)
+        with self.lock:
+            self.wanted = False
+            self.signal_group(signal.SIGKILL)
         if self.process is not None:
             self.process.wait()
 
     def stop(self, timeout: float = 15) -> None:
+        with self.lock:
+            self.wanted = False
         if not self.alive():
             self.signal_group(signal.SIGKILL)  # children a dead parent left behind
             return
@@ -831,6 +840,7 @@ class Drill:
         self.killed_at: float | None = None
         self.crash_mail: Mail | None = None
         self.new_outbox = False
+        self.unplanned: list[tuple[str, str, int | None]] = []  # phase, service, exit code
         self.started_at = datetime.now().astimezone()
         self.mail = MailServer(self.smtp_port)
         self.redis = Redis(self.redis_port)
@@ -890,6 +900,25 @@ class Drill:
             if time.monotonic() > deadline:
                 sys.exit("drill: /healthz did not answer 200 within 60 s")
             time.sleep(0.3)
+
+    def supervise(self) -> None:
+        """Restart web, worker and beats that exit by themselves, as docker compose's
+        `restart: unless-stopped` does, and remember each time for the report."""
+        while not self.stop_probe.wait(0.5):
+            for service in (self.web, self.worker, self.beat, self.beat2):
+                with service.lock:
+                    if not service.wanted or service.alive():
+                        continue
+                    code = service.process.returncode if service.process else None
+                    phase = self.windows[-1].label if self.windows else "set-up"
+                    self.unplanned.append((phase, service.name, code))
+                    log(
+                        f"{service.name} exited by itself (code {code}) during {phase!r}; "
+                        "restarting it, as `restart: unless-stopped` would"
+                    )
+                    service.signal_group(signal.SIGKILL)  # what the dead parent left behind
+                    time.sleep(1)
+                    service.start()
 
     def start_clients(self) -> None:
         self.clients = [
@@ -1048,7 +1077,9 @@ class Drill:
         killed = threading.Event()
 
         def kill(mail: Mail) -> None:
-            self.worker.signal_group(signal.SIGKILL)
+            with self.worker.lock:
+                self.worker.wanted = False
+                self.worker.signal_group(signal.SIGKILL)
             self.killed_at = time.monotonic()
             self.crash_mail = mail
             killed.set()
@@ -1727,6 +1758,17 @@ def write_report(
             for name, value, goal in targets
         ),
     ]
+    if drill.unplanned:
+        exits = [
+            "Restarted by the drill a second later, as docker compose's "
+            "`restart: unless-stopped` would (its log is in `var/drill/`):",
+            "",
+            "| phase | service | exit code |",
+            "|---|---|--:|",
+            *(f"| {phase} | {name} | {code} |" for phase, name, code in drill.unplanned),
+        ]
+    else:
+        exits = ["None: gunicorn, the worker and the beats ran until the drill stopped them."]
     notes = [*drill.notes]
     notes += saved_despite_error(drill.clients)
     if note := calm_slow_note(drill.windows, requests):
@@ -1786,6 +1828,10 @@ def write_report(
         "",
         *target_rows,
         "",
+        "## Services that exited by themselves",
+        "",
+        *exits,
+        "",
         "## Requests",
         "",
         "The clients' requests (pages, filings, comments), by the phase in which they "
@@ -1817,7 +1863,7 @@ def write_report(
         DOC.parent.mkdir(exist_ok=True)
         DOC.write_text("\n".join(doc).rstrip() + "\n")
         log(f"wrote {DOC.relative_to(BASE_DIR)}")
-    summary = ["", *target_rows, "", *table, "", *probes, "", *owed_rows(counts), ""]
+    summary = ["", *target_rows, "", *exits, "", *table, "", *probes, "", *owed_rows(counts), ""]
     summary += [f"- {note}" for note in notes]
     return summary, passed
 
@@ -1889,6 +1935,7 @@ def main(argv: list[str]) -> int:
     try:
         drill.setup()
         drill.meter.start()
+        threading.Thread(target=drill.supervise, name="supervisor", daemon=True).start()
         drill.start_clients()
         drill.phases()
         counts, drain_seconds = drill.drain()
