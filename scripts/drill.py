@@ -1540,6 +1540,10 @@ def worker_findings() -> list[str]:
 # --------------------------------------------------------------------------
 
 
+def failed(request: Request) -> bool:
+    return request.status >= 500 or request.status == 0
+
+
 def phase_of(request: Request, windows: list[Window]) -> int:
     return phase_index(request.started, request.duration, [(w.start, w.fault) for w in windows])
 
@@ -1551,7 +1555,11 @@ def calm_slow_note(windows: list[Window], requests: list[Request]) -> str:
         for i, w in enumerate(windows)
         if not w.fault and not (i and windows[i - 1].fault) and w.label != "drain"
     }
-    slow = [r for r in requests if r.kind != "healthz" and r.duration > SLOW]
+    slow = [
+        r
+        for r in requests
+        if r.kind != "healthz" and r.duration > SLOW and phase_of(r, windows) >= 0
+    ]
     slow_calm = sum(1 for r in slow if phase_of(r, windows) in calm)
     shares = [windows[i].cpu for i in calm if windows[i].cpu]
     if not shares:
@@ -1592,7 +1600,7 @@ def request_rows(windows: list[Window], requests: list[Request]) -> tuple[list[s
         cells += [f"{cpu[k]:.0f} %" if cpu else "–" for k in keys]
         return "| " + " | ".join(cells) + " |"
 
-    clients = [r for r in requests if r.kind != "healthz"]
+    clients = [r for r in requests if r.kind != "healthz" and phase_of(r, windows) >= 0]
     rows = []
     for index, window in enumerate(windows):
         mine = [r for r in clients if phase_of(r, windows) == index]
@@ -1611,7 +1619,7 @@ def probe_rows(windows: list[Window], requests: list[Request]) -> tuple[list[str
         "| phase | probes | 200 | 503 | other or no answer | over 3 s | max ms |",
         "|---|--:|--:|--:|--:|--:|--:|",
     ]
-    probes = [r for r in requests if r.kind == "healthz"]
+    probes = [r for r in requests if r.kind == "healthz" and phase_of(r, windows) >= 0]
     bad = sum(1 for r in probes if r.status not in (200, 503) or r.duration > SLOW)
     for index, window in enumerate(windows):
         mine = [r for r in probes if phase_of(r, windows) == index]
@@ -1770,6 +1778,14 @@ def write_report(
     else:
         exits = ["None: gunicorn, the worker and the beats ran until the drill stopped them."]
     notes = [*drill.notes]
+    logins = [r for r in requests if r.kind == "login"]
+    if logins:
+        notes.append(
+            f"Before the phases, the {len(logins) // 2} clients signed in at once (not counted "
+            f"above): {sum(failed(r) for r in logins)} failed, slowest "
+            f"{max(r.duration for r in logins):.1f} s (password hashing, "
+            f"{len(logins) // 2} at a time on {os.cpu_count()} CPUs)."
+        )
     notes += saved_despite_error(drill.clients)
     if note := calm_slow_note(drill.windows, requests):
         notes.append(note)

@@ -93,8 +93,11 @@ def phase_index(started: float, duration: float, phases: list[tuple[float, bool]
 
     The phase it started in — unless a fault began while it was in flight:
     then it met that fault rather than the calm before it, and counts there.
+    -1 for a request made before the first phase (signing in).
     """
-    index = max((i for i, (start, _) in enumerate(phases) if start <= started), default=0)
+    index = max((i for i, (start, _) in enumerate(phases) if start <= started), default=-1)
+    if index < 0:
+        return index
     for later in range(index + 1, len(phases)):
         start, fault = phases[later]
         if fault and start < started + duration:

@@ -75,3 +75,7 @@ def test_a_request_in_flight_when_a_fault_begins_counts_in_the_fault():
     assert phase_index(9.5, 1.0, PHASES) == 1
     assert phase_index(29.0, 20.0, PHASES) == 3  # through the calm phase into the next fault
     assert phase_index(35.0, 30.0, PHASES) == 3  # a calm phase beginning is no reason to move
+
+
+def test_a_request_before_the_first_phase_counts_in_none():
+    assert phase_index(-3.0, 10.0, PHASES) == -1
