@@ -110,20 +110,28 @@ throughout these phases:
    twice at once while the worker sweeps too.
 
 Every phase schedules a meeting two days ahead with invited organizations, so
-reminders are due throughout (`REMINDER_SWEEP_MINUTES=1`). Afterwards the
-drill lets the outbox drain, then computes from the database what every
-person was owed: for every issue the clients filed, an e-mail and a bell entry
-for each active user of the cooperating organization (not the filer); for
-every comment, the lead organization's users and the issue's participants
-(issues.notifications.recipients_for's rules, recomputed independently); for
+reminders are due throughout (`REMINDER_SWEEP_MINUTES=1`). A service that
+exits by itself is restarted a second later, as docker compose's
+`restart: unless-stopped` would, and listed below.
+
+Afterwards the drill stops the clients, lets the leases the killed worker
+held run out at once (instead of after the 10-minute lease), asks for a sweep
+every 10 seconds, and waits until everything owed has arrived or the drain
+times out. Then it computes from the database what every person was owed: for
+every issue the clients filed, an e-mail and a bell entry for each active user
+of the cooperating organization (not the filer); for every comment, the lead
+organization's users and the issue's participants
+(`issues.notifications.recipients_for`'s rules, recomputed independently); for
 every meeting, one reminder for each head and vice-head of an invited
 organization and each member of the Mayor's office. A *duplicate* is the same
 notification or reminder received twice with different Message-IDs (two
 separate mails for the reader); a resend after a crash with the *same*
-Message-ID is counted separately, since mail clients fold it. Requests are
-counted per phase by when they started; "no answer" means the connection was
-closed or timed out (60 s) without a response; a request in flight when Redis was
-killed or stopped counts in that phase.
+Message-ID is counted separately, since mail clients fold it.
+
+Requests count in the phase they started in, or in the Redis fault they ran
+into when Redis died or hung while they were in flight; "no answer" means the
+connection was closed or timed out (60 s) without a response. The sign-ins
+before the phases are not counted.
 
 Everything below the line is generated; run `make drill` to refresh it
 (`make drill ARGS=--quick` for a short trial, `ARGS=--help` for the options).
