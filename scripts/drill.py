@@ -850,6 +850,7 @@ class Drill:
         self.new_outbox = False
         self.unplanned: list[tuple[str, str, int | None]] = []  # phase, service, exit code
         self.started_at = datetime.now().astimezone()
+        self.load_before = os.getloadavg()
         self.mail = MailServer(self.smtp_port)
         self.redis = Redis(self.redis_port)
         self.web = Service("gunicorn", web_command(self.web_port), self.env)
@@ -1880,7 +1881,9 @@ def write_report(
         "## Machine",
         "",
         *machine_lines(drill.web.cmd),
-        f"- load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+        "- load average (1, 5, 15 min) before the drill: "
+        + " ".join(f"{v:.2f}" for v in drill.load_before)
+        + f"; at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
         "",
     ]
     if not o.no_write:
