@@ -1,5 +1,5 @@
 # Project tasks. The README's two commands are `make run` and `make test`.
-.PHONY: run test vendor lint messages bench
+.PHONY: run test vendor lint messages bench drill
 
 run:  ## set up and run web + worker + beat on http://127.0.0.1:8000
 	bash scripts/run.sh
@@ -20,3 +20,6 @@ vendor:  ## refresh static/vendor/ from pinned npm packages
 
 bench:  ## benchmark data set in PostgreSQL, production server, wrk at 1 and 16 clients -> docs/benchmarks.md
 	bash -c 'source scripts/bootstrap.sh && exec python scripts/bench.py'
+
+drill:  ## fault drill: production server, own Redis/SMTP/worker/beat, faults under 16 clients -> docs/reliability.md
+	bash -c 'source scripts/bootstrap.sh dev && exec python scripts/drill.py $(ARGS)'
