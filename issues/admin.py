@@ -49,7 +49,7 @@ class AttachmentInline(admin.TabularInline):
 class IssueAdminForm(forms.ModelForm):
     """The issue's fields, its cooperating agencies and the version it was loaded at."""
 
-    cooperating_agencies = forms.ModelMultipleChoiceField(
+    cooperating = forms.ModelMultipleChoiceField(
         label=_("Cooperating agencies"),
         queryset=Agency.objects.active().public_organizations(),
         required=False,
@@ -64,7 +64,7 @@ class IssueAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.fields["cooperating_agencies"].initial = list(
+            self.fields["cooperating"].initial = list(
                 self.instance.cooperations.values_list("agency_id", flat=True)
             )
             self.fields["expected_version"].initial = self.instance.version
@@ -112,7 +112,8 @@ class IssueAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     fields = (
         *services.EDITABLE_FIELDS,
-        "cooperating_agencies",
+        # Not the model's field name: admin refuses a many-to-many with a through model.
+        "cooperating",
         "expected_version",
         "created_by",
         "created_at",
@@ -134,7 +135,7 @@ class IssueAdmin(admin.ModelAdmin):
                 issue=obj,
                 actor=request.user,
                 expected_version=form.cleaned_data["expected_version"],
-                cooperating_agencies=form.cleaned_data["cooperating_agencies"],
+                cooperating_agencies=form.cleaned_data["cooperating"],
                 **data,
             )
         except services.StaleIssueError:

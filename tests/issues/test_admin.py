@@ -68,7 +68,7 @@ def test_adding_a_cooperating_agency_in_admin_asks_it_like_the_page(
 
     client.post(
         _change_url(open_issue),
-        _post_data(client, open_issue, cooperating_agencies=[agency_b.pk, agency_c.pk]),
+        _post_data(client, open_issue, cooperating=[agency_b.pk, agency_c.pk]),
     )
 
     request = Event.objects.get(issue=open_issue, kind=EventKind.COOPERATION_REQUESTED,
@@ -121,6 +121,12 @@ def test_cooperation_answers_and_comments_are_read_only_in_admin(client, superus
     assert page.status_code == 200 and 'name="status"' not in page.content.decode()
     assert posted.status_code == 403
     assert client.get(reverse("admin:issues_comment_add")).status_code == 403
+
+
+def test_the_admin_passes_django_system_checks():
+    from django.core import checks
+
+    assert [e for e in checks.run_checks() if e.level >= checks.ERROR] == []
 
 
 def test_the_service_refuses_someone_without_the_admin_permission(alice, open_issue):

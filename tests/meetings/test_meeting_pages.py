@@ -365,6 +365,7 @@ def test_a_decision_with_a_past_follow_up_date_is_refused_in_the_fragment(
     client.force_login(minji)
     upcoming, accepted = meetings["upcoming"], meetings["accepted"]
     time_machine.move_to(upcoming.starts_at + timedelta(hours=1))
+    client.force_login(minji)  # a new session: the old one ended with the jump in time
     response = client.post(
         reverse("meetings:agenda_decide", args=[upcoming.pk, accepted.pk]),
         {f"d{accepted.pk}-decision": "결정", f"d{accepted.pk}-follow_up_due": "2001-01-01"},
@@ -388,6 +389,7 @@ def test_the_decision_form_is_offered_only_once_the_meeting_has_started(
 
     before = client.get(upcoming.get_absolute_url(), headers=english).content.decode()
     time_machine.move_to(upcoming.starts_at + timedelta(minutes=1))
+    client.force_login(minji)  # a new session: the old one ended with the jump in time
     after = client.get(upcoming.get_absolute_url(), headers=english).content.decode()
 
     decide = reverse("meetings:agenda_decide", args=[upcoming.pk, accepted.pk])
