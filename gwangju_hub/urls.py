@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from core.metrics import metrics_view
 from meetings.urls import performance_urlpatterns
 
 from .forms import LoginForm
@@ -28,4 +29,5 @@ urlpatterns = [
     path("performance/", include((performance_urlpatterns, "performance"))),
     path("dashboard/", include("meetings.dashboard_urls")),
     path("", include("agencies.urls")),
+    path("metrics", metrics_view, name="metrics"),  # bearer token only (core/metrics.py)
 ]
