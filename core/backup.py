@@ -344,9 +344,26 @@ def create_backup(directory: Path, out: TextIO) -> dict[str, Any]:
     vendor = connection.vendor
     if vendor not in ("postgresql", "sqlite"):
         raise BackupError(f"Backups support PostgreSQL and SQLite, not {vendor}.")
+    missing_tables = sorted(
+        set(model_tables().values()) - set(connection.introspection.table_names())
+    )
+    if missing_tables:
+        raise BackupError(
+            f"The database has no table {missing_tables[0]} (and {len(missing_tables) - 1} "
+            "more): run `manage.py migrate` with this code first."
+        )
     _prepare_directory(directory)
-    created_at = datetime.now(UTC)
+    try:
+        return _write_backup(directory, vendor, out)
+    except BaseException:
+        # The directory was empty: leave it so, ready for another try.
+        for child in directory.iterdir():
+            shutil.rmtree(child) if child.is_dir() else child.unlink()
+        raise
 
+
+def _write_backup(directory: Path, vendor: str, out: TextIO) -> dict[str, Any]:
+    created_at = datetime.now(UTC)
     if vendor == "postgresql":
         database, counts, referenced = _backup_postgresql(directory, out)
     else:
