@@ -278,6 +278,54 @@ def test_a_tampered_backup_is_refused_before_anything_is_written(backend, source
     assert target.inventory() == {"counts": {}, "files": {}}  # no table, no file
 
 
+# Inserts a category every few milliseconds until told to stop (bounded in time).
+WRITER = """
+import sys, time, django
+django.setup()
+from pathlib import Path
+from issues.models import Category
+stop, deadline, n = Path(sys.argv[1]), time.monotonic() + 120, 0
+while not stop.exists() and time.monotonic() < deadline:
+    n += 1
+    Category.objects.create(slug=f"w-{n}", name_ko=f"쓰기 {n}", name_en=f"write {n}")
+    time.sleep(0.005)
+"""
+
+
+def test_a_backup_taken_while_the_app_writes_is_consistent(backend, source, tmp_path):
+    """The counts in the manifest and the dump are one snapshot, so restore verifies."""
+    import time
+
+    site, _, _ = source
+    stop = tmp_path / "stop"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(stop)],
+        env=site.env(),
+        cwd=settings.BASE_DIR,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)  # the writer is up and writing
+        directory = tmp_path / "during-writes"
+        result = site.manage("backup", str(directory))
+        time.sleep(0.5)
+    finally:
+        stop.touch()
+        _, errors = writer.communicate(timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert writer.returncode == 0, errors
+    manifest = json.loads((directory / "manifest.json").read_text())
+    written_after = site.inventory()["counts"]["issues.Category"]
+    assert manifest["row_counts"]["issues.Category"] < written_after  # writes went on
+
+    target = backend.new_site("during-writes")
+    restored = target.manage("restore", str(directory))
+
+    assert restored.returncode == 0, restored.stderr  # every count matched the manifest
+    assert "Verified:" in restored.stdout
+
+
 def test_backup_will_not_write_into_a_directory_that_is_not_empty(source, tmp_path):
     site, directory, before = source
     (tmp_path / "something").write_text("already here")
@@ -295,3 +343,36 @@ def test_restore_of_a_directory_without_a_manifest_is_refused(source, tmp_path):
 
     assert result.returncode != 0
     assert "manifest.json not found" in result.stderr
+
+
+def test_an_old_pg_dump_is_refused_with_the_version_to_install(backend, source, tmp_path):
+    if backend.kind != "postgresql":
+        pytest.skip("pg_dump is PostgreSQL's")
+    site, _, _ = source
+    fake = tmp_path / "bin" / "pg_dump"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n")
+    fake.chmod(0o755)
+    env = site.env()
+    env["PATH"] = f"{fake.parent}:{env['PATH']}"
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "backup", str(tmp_path / "b")],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode != 0
+    assert "pg_dump 9 cannot dump a PostgreSQL" in result.stderr
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
+
+
+def test_versions_are_read_from_the_tools_banner():
+    from core.backup import _major
+
+    assert _major("pg_dump (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)") == 15
+    assert _major("pg_restore (PostgreSQL) 17.2") == 17
+    assert _major("pg_dump (PostgreSQL) 9.6.24") == 9
