@@ -6,6 +6,7 @@ fails loudly at start-up instead of surfacing later as odd behaviour.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -136,13 +137,6 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
-
 REDIS_URL = env.str("REDIS_URL", default="")
 
 if REDIS_URL:
@@ -189,6 +183,62 @@ STORAGES = {
 # served through a view that checks who is asking.
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
+# --- Attachments in S3-compatible object storage (issue 11) ---------------------
+# With AWS_STORAGE_BUCKET_NAME set, attachments go to a bucket (AWS S3, MinIO, …)
+# through django-storages, so every web and worker node reads what any other one
+# stored (docs/deployment.md). Unset, they stay under MEDIA_ROOT: the embedded
+# default, one machine only. The variables are django-storages' own names;
+# credentials left unset fall back to boto3's chain (instance role, ~/.aws).
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config as _BotoConfig
+
+    _s3_endpoint = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": _s3_endpoint,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            # Private objects: no ACL of ours (the bucket's private default
+            # applies) and any URL signed and short-lived, though no page shows
+            # one: downloads stream through the permission check (issues/views.py).
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": 60,
+            # Stored names are random (issues.models._attachment_path); a clash
+            # would be a bug, so it gets a new name rather than replacing a file.
+            "file_overwrite": False,
+            # Should a URL ever leak, the bucket still never serves a file as a
+            # page: the real type lives in the database and our response.
+            "object_parameters": {
+                "ContentType": "application/octet-stream",
+                "ContentDisposition": "attachment",
+            },
+            # A download is fetched before it is streamed; past 1 MiB it spools
+            # to a temporary file instead of holding up to 20 MB in memory.
+            "max_memory_size": 1024 * 1024,
+            # A hung store must fail fast instead of holding a gunicorn worker:
+            # 2 s to connect, 5 s per read, one retry. The uploader then sees a
+            # form error within ~10 s (issues.services.attachment_add).
+            "client_config": _BotoConfig(
+                connect_timeout=2,
+                read_timeout=5,
+                retries={"mode": "standard", "total_max_attempts": 2},
+                signature_version="s3v4",
+                # MinIO and most self-hosted stores want path-style URLs
+                # (http://minio:9000/bucket/key); AWS itself picks its own.
+                s3={
+                    "addressing_style": env.str(
+                        "AWS_S3_ADDRESSING_STYLE", default="path" if _s3_endpoint else "auto"
+                    )
+                },
+            ),
+        },
+    }
+
 # --- E-mail -----------------------------------------------------------------
 
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -213,6 +263,76 @@ SECURE_PROXY_SSL_HEADER = (
 )
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Accounts: login lockout, sessions, passwords (issue 8) -----------------
+# One block on purpose: other branches edit this file too.
+
+# django-axes counts failed logins per username in the database (never the
+# cache: a Redis outage must not break logging in) and refuses the username
+# for a while after too many. By username, not by address: staff of one
+# organization share one NAT address, so locking the address would let one
+# person lock out a whole agency. Unknown usernames are counted the same way,
+# so the lockout says nothing about who has an account.
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked username before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes warns that a lockout without the address can be dodged by changing
+# User-Agent or cookies; that holds for lockouts keyed on those, not on the
+# username alone, whose failures are counted whatever the client sends.
+SILENCED_SYSTEM_CHECKS = [*vars().get("SILENCED_SYSTEM_CHECKS", []), "axes.W006"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+# A success forgets earlier failures; a failure during the lockout restarts the
+# lockout (axes' default), so "try again in 15 minutes" is always true.
+AXES_RESET_ON_SUCCESS = True
+# The audit trail: every success (AccessLog) and every failure, lockouts
+# included (AccessFailureLog), with time and address, kept in admin.
+AXES_DISABLE_ACCESS_LOG = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# The styled login page (or admin's) with the message, not a bare 429 page.
+AXES_LOCKOUT_CALLABLE = "agencies.account_views.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# Where the client address comes from. REMOTE_ADDR unless a reverse proxy that
+# is the only way in sets a header it overwrites (nginx:
+# `proxy_set_header X-Real-IP $remote_addr;` with CLIENT_IP_HEADER=HTTP_X_REAL_IP).
+AXES_IPWARE_META_PRECEDENCE_ORDER = (env.str("CLIENT_IP_HEADER", default="REMOTE_ADDR"),)
+
+# Sessions live in the database (no cache dependency). SessionTimeoutMiddleware
+# ends one after SESSION_IDLE_MINUTES without a request, and SESSION_MAX_HOURS
+# after login whatever happens; the cookie never outlives the absolute limit.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
+SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=12)
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 60 * 60
+SESSION_WARNING_SECONDS = 120  # the dialog offering to extend comes this long before
+if SESSION_IDLE_MINUTES < 3 or SESSION_MAX_HOURS < 1:
+    raise ImproperlyConfigured(
+        "SESSION_IDLE_MINUTES must be at least 3 (the warning comes 2 minutes before) "
+        "and SESSION_MAX_HOURS at least 1."
+    )
+MIDDLEWARE += [
+    # After authentication, messages and htmx: it logs out, leaves a message and
+    # lets HtmxLoginRedirectMiddleware turn its redirect into HX-Redirect.
+    "agencies.middleware.SessionTimeoutMiddleware",
+    # Last, as axes asks: turns a lockout into the login page with a message.
+    "axes.middleware.AxesMiddleware",
+]
+
+# Passwords follow KISA's guideline (two kinds of characters and 10 long, or
+# three kinds and 8 long); Django's checks against the user's own details,
+# common passwords and all-digit passwords stay.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "agencies.validators.CharacterKindsPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 3  # a reset link works for 3 hours
 
 # --- Celery -----------------------------------------------------------------
 

@@ -3,14 +3,51 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from agencies import account_views
 from core.metrics import metrics_view
 from meetings.urls import performance_urlpatterns
 
-from .forms import LoginForm
+from .forms import LoginForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm
 from .views import home
 
 admin.site.site_header = _("Gwangju Hub administration")
 admin.site.site_title = _("Gwangju Hub")
+
+# Self-service passwords and the session clock (issue 8).
+account_urlpatterns = [
+    path(
+        "password/change/",
+        auth_views.PasswordChangeView.as_view(form_class=PasswordChangeForm),
+        name="password_change",
+    ),
+    path(
+        "password/change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path(
+        "password/reset/",
+        account_views.PasswordResetView.as_view(form_class=PasswordResetForm),
+        name="password_reset",
+    ),
+    path(
+        "password/reset/done/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        account_views.PasswordResetConfirmView.as_view(form_class=SetPasswordForm),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("session/", account_views.session_status, name="session_status"),
+    path("session/extend/", account_views.session_extend, name="session_extend"),
+]
 
 urlpatterns = [
     path("", home, name="home"),
@@ -22,6 +59,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include(account_urlpatterns)),
     path("admin/", admin.site.urls),
     path("issues/", include("issues.urls")),
     path("notifications/", include("gwangju_hub.notification_urls")),

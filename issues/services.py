@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from agencies.models import Agency
+from core.storage import STORAGE_ERRORS, log_storage_error
 
 from . import rules
 from .filetypes import FileTypeError, safe_download_name
@@ -324,7 +325,19 @@ def attachment_add(*, issue: Issue, actor, uploaded_file) -> Attachment:
         content_type=content_type,
         uploaded_by=actor,
     )
-    attachment.file.save(name, uploaded_file, save=False)
+    try:
+        attachment.file.save(name, uploaded_file, save=False)
+    except STORAGE_ERRORS as exc:
+        # The file store is down, hung or refusing: a message, and no row.
+        log_storage_error("save", name, exc)
+        raise ValidationError(
+            {
+                "file": _(
+                    "The file store could not take the file just now, so it was not attached. "
+                    "Please try again in a few minutes."
+                )
+            }
+        ) from exc
     try:
         with transaction.atomic():
             attachment.save()

@@ -6,6 +6,8 @@ issue the user may not read is a 404 everywhere, fragments included.
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,6 +21,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
 from core.exports import csv_response
+from core.storage import STORAGE_ERRORS, log_storage_error
 from gwangju_hub.forms import add_service_errors
 
 from . import rules, selectors, services
@@ -317,19 +320,53 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> FileResponse:
+def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
+    """The file, after the same permission check as its issue page.
+
+    Streamed through this response rather than redirected to a presigned URL of
+    the object store (the "why" is the design decision of issue 11):
+
+    - the permission check is made on every download and cannot be replayed: a
+      presigned URL is a bearer token that keeps working for anyone who gets it
+      (browser history, a forwarded link, a proxy log) until it expires, even
+      after the issue is restricted or the user leaves the agency;
+    - our headers travel with the bytes: ``Content-Disposition`` with the Korean
+      original name (RFC 6266/5987), the content type checked at upload,
+      ``nosniff``, ``no-store`` and the security headers our middleware adds;
+      the store answers with its own headers, and stores differ in which
+      response overrides they honour;
+    - the store need not be reachable from users' browsers (MinIO stays on the
+      internal network), and one URL serves either storage backend.
+
+    The cost is a web worker busy for the transfer of at most 20 MB
+    (``MAX_ATTACHMENT_SIZE``) from a store on the same network; the storage
+    backend spools it to a temporary file past 1 MiB (settings.py).
+    """
     issue = _get_issue_for_user(request, pk)
     attachment = get_object_or_404(Attachment, pk=attachment_id, issue=issue)
     try:
         handle = attachment.file.open("rb")
+        # FileResponse measures the file (seek/tell), which fetches it from an
+        # object store: a store that fails does so here, not mid-stream.
+        response = FileResponse(
+            handle,
+            as_attachment=True,
+            filename=attachment.original_name,
+            content_type=attachment.content_type,
+        )
     except FileNotFoundError:
         raise Http404 from None
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=attachment.original_name,
-        content_type=attachment.content_type,
-    )
+    except STORAGE_ERRORS as exc:
+        log_storage_error("read", attachment.file.name, exc)
+        with contextlib.suppress(*STORAGE_ERRORS):
+            attachment.file.close()  # a half-fetched object holds a temporary file
+        response = render(
+            request,
+            "issues/attachment_unavailable.html",
+            {"issue": issue, "attachment": attachment},
+            status=503,
+        )
+        response["Retry-After"] = "60"
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response

@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 
 from agencies.models import Agency
 
-from . import services
+from . import reminders, services
 from .models import (
     AgendaItem,
     CalendarToken,
@@ -297,6 +297,8 @@ class ReminderDeliveryAdmin(admin.ModelAdmin):
     list_filter = ("purpose", SentFilter)
     search_fields = ("meeting__title", "recipient__username", "recipient__email")
     list_select_related = ("meeting", "recipient")
+    # Shown so an operator can match a mail's Message-ID header to its row.
+    readonly_fields = ("message_id_header",)
     date_hierarchy = "due_at"
     show_full_result_count = False  # a year of reminders to 500 people is a large table
 
@@ -313,6 +315,10 @@ class ReminderDeliveryAdmin(admin.ModelAdmin):
     @admin.display(description=_("offset"), ordering="offset")
     def offset_before(self, obj: ReminderDelivery) -> str:
         return _offset_text(obj.offset)
+
+    @admin.display(description="Message-ID")
+    def message_id_header(self, obj: ReminderDelivery) -> str:
+        return reminders.message_id(obj)
 
     @admin.display(description=_("last error"))
     def short_error(self, obj: ReminderDelivery) -> str:

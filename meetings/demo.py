@@ -176,6 +176,7 @@ def _record_decision(item: AgendaItem, meeting: Meeting, actor: User | None) -> 
     issue = item.issue
     change = {
         "field": "decision",
+        "meeting_id": meeting.pk,
         "meeting": meeting.title,
         "text": item.decision,
         "follow_up_due": due.isoformat() if due else None,

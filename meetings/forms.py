@@ -91,6 +91,11 @@ class MinutesForm(KRDSFormMixin, forms.Form):
         queryset=Agency.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
+        # Django's own messages name the refused primary key, which says nothing to a person.
+        error_messages={
+            "invalid_choice": _("Only invited organizations can have been present."),
+            "invalid_pk_value": _("Only invited organizations can have been present."),
+        },
     )
 
     def __init__(self, *args, meeting, **kwargs) -> None:

@@ -4,6 +4,9 @@ performance reports, and the record of every reminder sent about them."""
 from __future__ import annotations
 
 import secrets
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
@@ -13,6 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency
+
+SEOUL = ZoneInfo("Asia/Seoul")
 
 
 class MeetingKind(models.TextChoices):
@@ -246,7 +251,10 @@ class ReminderDelivery(models.Model):
 
     The unique constraint is the real guard against duplicates (two beats,
     two sweeps, a retried task); ``claimed_until`` is a lease so a sweep that
-    died mid-send is retried by a later one.
+    died mid-send is retried by a later one. ``message_id`` is fixed when the
+    row is created and goes into the mail's ``Message-ID``: the one duplicate a
+    crash can cause (SMTP accepted, the sweep died before marking the row sent,
+    a later sweep resends after the lease) is the same message to mail clients.
     """
 
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="reminders")
@@ -262,6 +270,9 @@ class ReminderDelivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # A random UUID rather than one derived from the primary key: a restored
+    # backup or a staging database reuses primary keys, never these.
+    message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     class Meta:
         verbose_name = _("reminder delivery")
@@ -284,6 +295,18 @@ class ReminderDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} {self.meeting_id} → {self.recipient_id} ({self.offset})"
+
+    def days_left(self, at: datetime | None = None) -> int:
+        """Calendar days in Seoul from ``at`` (default: when it was sent, or now) to
+        the moment the reminder is about (0: that day; 1: the day before).
+
+        The moment is ``due_at + offset``: the meeting's start, or the report
+        deadline, as it stood when the row was planned. A reminder sent at its
+        step's moment is ``offset`` days ahead; one planned late is fewer.
+        """
+        at = at or self.sent_at or timezone.now()
+        moment = self.due_at + self.offset
+        return (timezone.localdate(moment, SEOUL) - timezone.localdate(at, SEOUL)).days
 
 
 def _new_token() -> str:

@@ -17,6 +17,19 @@ meeting is still scheduled and ahead (or cancelled and ahead, for a
 cancellation notice), the recipient is still active, and for a report
 reminder the deadline is ahead and the report is still not submitted. A row
 that fails those tests is simply never claimed.
+
+Late planning: when a meeting is created or moved so late that several steps
+of its chain are already due (set up 23 hours ahead: both "7 days" and "1 day"
+before have passed), only the latest step still due is planned, and a row of
+an earlier step still unsent (the SMTP server was down) is superseded by it,
+so nobody gets two reminders of one moment at once. The mail is labelled with
+the real time left when it is sent ("D-3", "내일", "오늘"), not its step's name.
+
+Exactly what is guaranteed: each row is sent at most once, except in one
+window: the SMTP server accepted the mail and the sweep died before marking
+the row sent; the row is sent again after its lease, with the same
+``Message-ID`` (``ReminderDelivery.message_id``), so mail clients and people
+can tell it is the same message.
 """
 
 from __future__ import annotations
@@ -48,6 +61,7 @@ from django.db.models.functions import ExtractYear
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
 from agencies.models import Agency, Role, User
@@ -203,14 +217,25 @@ def plan_reminders(now: datetime) -> int:
     return planned + _plan_cancellations(now)
 
 
+def _latest_due(offsets: list[timedelta], moment: datetime, now: datetime) -> list[timedelta]:
+    """The latest step of a chain whose time has come (the smallest offset), or none.
+
+    Earlier steps that are also due are not planned: a meeting set up 23
+    hours ahead gets its "1 day before" reminder only, not "7 days before"
+    too. In a chain planned on time each step is the latest when its time
+    comes, so each is planned once, in turn.
+    """
+    due = [offset for offset in offsets if moment - offset <= now]
+    return [min(due)] if due else []
+
+
 def _due_plan(meeting: Meeting, now: datetime) -> dict[str, list[timedelta]]:
     plan = {
-        "meeting": [o for o in _meeting_offsets(meeting.kind) if meeting.starts_at - o <= now],
+        "meeting": _latest_due(_meeting_offsets(meeting.kind), meeting.starts_at, now),
         "report": [],
     }
     if meeting.kind == MeetingKind.PERFORMANCE_BRIEFING and report_deadline(meeting) > now:
-        deadline = report_deadline(meeting)
-        plan["report"] = [o for o in _report_offsets() if deadline - o <= now]
+        plan["report"] = _latest_due(_report_offsets(), report_deadline(meeting), now)
     return plan
 
 
@@ -360,10 +385,26 @@ def _sendable(now: datetime):
         year=OuterRef("report_year"),
         status=PerformanceReportStatus.SUBMITTED,
     )
+    # A later step of the same chain, for the same moment, is due too: that one
+    # is sent and this one never is (e.g. the "7 days" row waited out an SMTP
+    # outage until the "1 day" row came). ``due_at + offset`` is the moment a
+    # row is about; rows of a moved meeting's old time are about another one.
+    superseded = ReminderDelivery.objects.filter(
+        meeting_id=OuterRef("meeting_id"),
+        purpose=OuterRef("purpose"),
+        recipient_id=OuterRef("recipient_id"),
+        offset__lt=OuterRef("offset"),
+        due_at__lte=now,
+    ).filter(
+        due_at=ExpressionWrapper(
+            OuterRef("due_at") + OuterRef("offset") - F("offset"), output_field=DateTimeField()
+        )
+    )
     return (
         ReminderDelivery.objects.filter(
             sent_at__isnull=True, due_at__lte=now, recipient__is_active=True
         )
+        .exclude(Exists(superseded))
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .annotate(report_year=ExtractYear("meeting__starts_at", tzinfo=SEOUL))
@@ -487,7 +528,7 @@ def _send_batch(ids, claimed_at, clock, connection, result: SweepResult) -> bool
             result.skipped += len(rows) - index
             return False
         try:
-            message = _compose(row, connection)
+            message = _compose(row, connection, at=clock())
             if message is not None:
                 connection.open()  # kept open across the batch; closed by send_due
                 message.send()
@@ -586,8 +627,30 @@ def _report_path(user: User, year: int) -> str:
     return reverse("performance:report", args=[year, user.agency.slug])
 
 
-def _compose(delivery: ReminderDelivery, connection) -> EmailMessage | None:
-    """The reminder as an e-mail in the recipient's language (None: no address)."""
+def time_left_label(days: int) -> str:
+    """The real time left, in the active language: "D-3", "내일" (tomorrow), "오늘" (today)."""
+    if days <= 0:
+        return gettext("today")
+    if days == 1:
+        return gettext("tomorrow")
+    return gettext("D-%(days)s") % {"days": days}
+
+
+def message_id(delivery: ReminderDelivery) -> str:
+    """The delivery's own ``Message-ID``, the same on every attempt to send it.
+
+    Not ``email.utils.make_msgid``, which is random on each call. The domain
+    is the sender's, so every worker host writes the same header.
+    """
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    return f"<reminder.{delivery.message_id.hex}@{domain}>"
+
+
+def _compose(delivery: ReminderDelivery, connection, *, at: datetime) -> EmailMessage | None:
+    """The reminder as an e-mail in the recipient's language (None: no address).
+
+    ``at`` is when it is sent: the label says how long is left from then.
+    """
     user = delivery.recipient
     if not user.email:
         return None
@@ -601,7 +664,7 @@ def _compose(delivery: ReminderDelivery, connection) -> EmailMessage | None:
     context = {
         "user": user,
         "meeting": meeting,
-        "days": delivery.offset.days,
+        "days": delivery.days_left(at),
         "agenda": [
             item
             for item in getattr(meeting, "accepted_items", [])
@@ -615,6 +678,7 @@ def _compose(delivery: ReminderDelivery, connection) -> EmailMessage | None:
     }
     language = user.preferred_language or settings.LANGUAGE_CODE
     with translation.override(language), timezone.override(SEOUL):
+        context["left"] = time_left_label(context["days"])
         subject = render_to_string(f"meetings/email/{template}_subject.txt", context)
         body = render_to_string(f"meetings/email/{template}_body.txt", context)
     message = EmailMessage(
@@ -623,6 +687,7 @@ def _compose(delivery: ReminderDelivery, connection) -> EmailMessage | None:
         settings.DEFAULT_FROM_EMAIL,
         [user.email],
         connection=connection,
+        headers={"Message-ID": message_id(delivery)},
     )
     if delivery.purpose != ReminderPurpose.REPORT_DEADLINE:
         cancel = delivery.purpose == ReminderPurpose.CANCELLATION

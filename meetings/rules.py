@@ -53,6 +53,20 @@ def is_open_for_proposals(meeting: Meeting) -> bool:
     return meeting.status == MeetingStatus.SCHEDULED and meeting.starts_at > timezone.now()
 
 
+def is_open_for_decisions(meeting: Meeting) -> bool:
+    """Decisions are recorded once the meeting has started, unless it was cancelled.
+
+    Before the start nothing has been decided; a decision recorded early would
+    reach the issue's timeline and its people as if it had.
+    """
+    return not meeting.is_cancelled and meeting.starts_at <= timezone.now()
+
+
+def sees_every_meeting(user) -> bool:
+    """The Mayor's office (and superusers) may open every meeting (``can_view_meeting``)."""
+    return _runs_meetings(user)
+
+
 def may_propose_for(user, issue: Issue) -> bool:
     """A head or vice-head of the lead agency, about an issue still pending.
 

@@ -245,3 +245,20 @@ def performance_statistics(
             )
         )
     return rows
+
+
+class TimelineMeetingAccess:
+    """The meetings rule behind ``issues.timeline``: who may read which meeting's name.
+
+    Registered in ``MeetingsConfig.ready()``; mirrors ``rules.can_view_meeting``.
+    """
+
+    def sees_every_meeting(self, user) -> bool:
+        return rules.sees_every_meeting(user)
+
+    def viewable_meeting_ids(self, user, meeting_ids: set[int]) -> set[int]:
+        if not (user.is_authenticated and user.is_active):
+            return set()
+        return set(
+            Meeting.objects.for_user(user).filter(pk__in=meeting_ids).values_list("pk", flat=True)
+        )

@@ -198,10 +198,12 @@ def meeting_record_minutes(
 def agenda_item_decide(
     *, item: AgendaItem, decision: str, follow_up_due: date | None, actor
 ) -> AgendaItem:
-    """Record what the meeting decided on an item.
+    """Record what the meeting decided on an item, once the meeting has started.
 
     For an item about an issue, the decision goes on the issue's timeline, and
     a follow-up due date becomes the issue's due date (recorded as a change).
+    The timeline event keeps the meeting's id, so the issue page names the
+    meeting only to people who may open it (see ``issues.timeline``).
     """
     _require_manager(actor)
     decision = decision.strip()
@@ -209,6 +211,8 @@ def agenda_item_decide(
         raise ValidationError({"decision": _("Write the decision first.")})
     if item.meeting.is_cancelled:
         raise ValidationError(_("This meeting was cancelled."))
+    if not rules.is_open_for_decisions(item.meeting):
+        raise ValidationError(_("Decisions can be recorded once the meeting has started."))
     if item.status != AgendaItemStatus.ACCEPTED:
         raise ValidationError(_("Only accepted agenda items get a decision."))
     changed_due = follow_up_due != item.follow_up_due
@@ -240,6 +244,7 @@ def _decision_on_timeline(item: AgendaItem, actor, now: datetime) -> None:
         changes=[
             {
                 "field": "decision",
+                "meeting_id": item.meeting_id,
                 "meeting": item.meeting.title,
                 "text": item.decision,
                 "follow_up_due": due.isoformat() if due else None,

@@ -147,13 +147,16 @@ def _detail_context(request: HttpRequest, meeting: Meeting, **forms) -> dict:
     }
     if can_manage:
         given = forms.get("decision_forms", {})
-        started = meeting.starts_at <= timezone.now()
+        # Started and not cancelled: when decisions, and minutes, can be recorded.
+        started = rules.is_open_for_decisions(meeting)
         context |= {
             "decision_forms": {
                 item.pk: given.get(item.pk) or AgendaDecisionForm(item=item)
                 for item in items
-                if item.status == AgendaItemStatus.ACCEPTED and not meeting.is_cancelled
+                # A refused form is shown whatever the reason, so its message is seen.
+                if item.pk in given or (started and item.status == AgendaItemStatus.ACCEPTED)
             },
+            "open_for_decisions": started,
             "add_form": forms.get("add_form") or AgendaItemAddForm(),
             "minutes_form": forms.get("minutes_form")
             or MinutesForm(
@@ -164,7 +167,7 @@ def _detail_context(request: HttpRequest, meeting: Meeting, **forms) -> dict:
                 },
             ),
             "cancel_form": forms.get("cancel_form") or MeetingCancelForm(),
-            "can_record_minutes": started and not meeting.is_cancelled,
+            "can_record_minutes": started,
             "can_cancel": rules.is_open_for_proposals(meeting),
         }
     return context

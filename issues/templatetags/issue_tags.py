@@ -6,6 +6,7 @@ from django.utils.formats import date_format
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from issues import timeline
 from issues.models import CooperationStatus, Issue, Priority, Status, Visibility
 
 register = template.Library()
@@ -106,3 +107,13 @@ def is_overdue(issue: Issue) -> bool:
 @register.filter
 def get_item(mapping: dict, key):
     return mapping.get(key) if mapping else None
+
+
+@register.simple_tag
+def decision_meetings(user, issue: Issue) -> dict[int, str]:
+    """{event pk: meeting title} for the issue's decision events whose meeting ``user``
+    may open; the others are shown as taken "at a meeting" (see issues.timeline).
+
+    Reads the prefetched ``issue.events``; at most one query of its own.
+    """
+    return timeline.decision_meeting_names(user, issue.events.all())

@@ -33,6 +33,15 @@ def upcoming(agency_a, agency_b):
     return meeting
 
 
+def _begin(meeting: Meeting) -> None:
+    """The meeting began an hour ago: decisions can only be recorded from then on."""
+    now = timezone.now()
+    Meeting.objects.filter(pk=meeting.pk).update(
+        starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1)
+    )
+    meeting.refresh_from_db()
+
+
 def _english_page(browser):
     page = browser.new_context(locale="en-US").new_page()
     page.set_default_timeout(10_000)
@@ -68,6 +77,10 @@ def test_a_vice_head_escalates_an_issue_and_the_decision_reaches_the_issue(
     agenda = minji_page.locator("#agenda")
     agenda.get_by_role("button", name="Accept").click()
     minji_page.locator("#agenda").get_by_text("Accepted", exact=True).wait_for()
+    # No decision before the meeting; once it has begun, the form is there.
+    assert minji_page.locator("#agenda").get_by_role("button", name="Record decision").count() == 0
+    _begin(upcoming)
+    minji_page.reload()
     due = timezone.localdate() + timedelta(days=30)
     agenda = minji_page.locator("#agenda")
     agenda.get_by_label("Decision").fill("두 기관이 실무 협의회를 구성하여 세부 계획을 보고한다.")
@@ -96,6 +109,8 @@ def test_meeting_and_performance_pages_have_no_serious_accessibility_violations(
     )
     item = services.agenda_item_propose(meeting=upcoming, issue=issue, actor=hana)
     services.agenda_item_accept(item=item, actor=minji)
+    _begin(upcoming)  # so the decision can be recorded, and the minutes form shows too
+    item = AgendaItem.objects.select_related("meeting").get(pk=item.pk)
     services.agenda_item_decide(item=item, decision="원안 의결", follow_up_due=None, actor=minji)
     year = timezone.localdate().year
     services.performance_report_save(

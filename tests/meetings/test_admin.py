@@ -281,6 +281,8 @@ def test_reminder_log_is_read_only_and_filters_by_sent(admin_client, reminders):
     assert not response.context["has_add_permission"]
     detail = admin_client.get(reverse("admin:meetings_reminderdelivery_change", args=[sent.pk]))
     assert detail.status_code == 200 and not detail.context["has_change_permission"]
+    # To match a mail's Message-ID header to its row.
+    assert f"reminder.{sent.message_id.hex}@" in detail.content.decode()
     delete = reverse("admin:meetings_reminderdelivery_delete", args=[sent.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert ReminderDelivery.objects.count() == 2

@@ -40,6 +40,19 @@ def proposed(upcoming, issue, victor):
     return services.agenda_item_propose(meeting=upcoming, issue=issue, actor=victor)
 
 
+@pytest.fixture
+def start_meeting(time_machine, upcoming):
+    """``start_meeting()``: move the clock to five minutes after the upcoming meeting began.
+
+    Proposals need a meeting ahead; decisions one that has started.
+    """
+
+    def start():
+        time_machine.move_to(upcoming.starts_at + timedelta(minutes=5))
+
+    return start
+
+
 def _item(meeting, title, order, **fields):
     fields.setdefault("presenting_agency", meeting.invited_agencies.first())
     fields.setdefault("status", AgendaItemStatus.ACCEPTED)
@@ -192,8 +205,9 @@ def test_the_mayors_office_adds_an_innovation_case_without_an_issue(upcoming, mi
 # --- decisions and minutes --------------------------------------------------------------
 
 
-def test_a_decision_appears_on_the_issues_timeline(proposed, issue, minji):
+def test_a_decision_appears_on_the_issues_timeline(proposed, issue, minji, start_meeting):
     services.agenda_item_accept(item=proposed, actor=minji)
+    start_meeting()
     services.agenda_item_decide(
         item=proposed, decision="실무 협의회를 구성한다.", follow_up_due=None, actor=minji
     )
@@ -203,6 +217,7 @@ def test_a_decision_appears_on_the_issues_timeline(proposed, issue, minji):
     assert event.changes == [
         {
             "field": "decision",
+            "meeting_id": proposed.meeting.pk,
             "meeting": proposed.meeting.title,
             "text": "실무 협의회를 구성한다.",
             "follow_up_due": None,
@@ -212,9 +227,10 @@ def test_a_decision_appears_on_the_issues_timeline(proposed, issue, minji):
 
 
 def test_a_follow_up_date_becomes_the_issues_due_date_and_is_recorded(
-    proposed, issue, minji, alice
+    proposed, issue, minji, alice, start_meeting
 ):
     services.agenda_item_accept(item=proposed, actor=minji)
+    start_meeting()
     due = timezone.localdate() + timedelta(days=30)
     services.agenda_item_decide(
         item=proposed, decision="30일 안에 보고한다.", follow_up_due=due, actor=minji
@@ -234,7 +250,10 @@ def test_a_follow_up_date_becomes_the_issues_due_date_and_is_recorded(
         )
 
 
-def test_decisions_need_text_an_accepted_item_and_a_future_follow_up(proposed, minji):
+def test_decisions_need_text_an_accepted_item_and_a_future_follow_up(
+    proposed, minji, start_meeting
+):
+    start_meeting()
     with pytest.raises(ValidationError):
         services.agenda_item_decide(item=proposed, decision="결정", follow_up_due=None, actor=minji)
     services.agenda_item_accept(item=proposed, actor=minji)
@@ -247,8 +266,30 @@ def test_decisions_need_text_an_accepted_item_and_a_future_follow_up(proposed, m
     assert not Event.objects.filter(kind=EventKind.DECISION).exists()
 
 
-def test_only_the_mayors_office_records_decisions(proposed, minji, hana):
+def test_a_decision_cannot_be_recorded_before_the_meeting_starts(
+    proposed, issue, minji, start_meeting
+):
     services.agenda_item_accept(item=proposed, actor=minji)
+
+    with translation.override("en"), pytest.raises(ValidationError) as refused:
+        services.agenda_item_decide(
+            item=proposed, decision="미리 정한 결론", follow_up_due=None, actor=minji
+        )
+
+    assert refused.value.messages == ["Decisions can be recorded once the meeting has started."]
+    proposed.refresh_from_db()
+    assert (proposed.decision, proposed.decided_at) == ("", None)
+    assert not Event.objects.filter(issue=issue, kind=EventKind.DECISION).exists()
+    start_meeting()
+    services.agenda_item_decide(
+        item=proposed, decision="원안 의결", follow_up_due=None, actor=minji
+    )
+    assert Event.objects.filter(issue=issue, kind=EventKind.DECISION).count() == 1
+
+
+def test_only_the_mayors_office_records_decisions(proposed, minji, hana, start_meeting):
+    services.agenda_item_accept(item=proposed, actor=minji)
+    start_meeting()
     with pytest.raises(PermissionDenied):
         services.agenda_item_decide(item=proposed, decision="결정", follow_up_due=None, actor=hana)
 
@@ -357,8 +398,11 @@ def _render_box(issue, user):
         return template.render(Context({"issue": issue, "user": user, "csrf_token": "t"}))
 
 
-def test_the_issue_page_box_lists_the_agendas_and_their_decision(proposed, issue, minji, alice):
+def test_the_issue_page_box_lists_the_agendas_and_their_decision(
+    proposed, issue, minji, alice, start_meeting
+):
     services.agenda_item_accept(item=proposed, actor=minji)
+    start_meeting()
     services.agenda_item_decide(
         item=proposed, decision="실무 협의회를 구성한다.", follow_up_due=None, actor=minji
     )
@@ -395,12 +439,13 @@ def test_the_issue_page_box_takes_one_query_and_two_for_proposers(
 
 
 def test_a_decision_notifies_the_lead_agency_after_commit(
-    proposed, issue, minji, django_capture_on_commit_callbacks, mailoutbox
+    proposed, issue, minji, django_capture_on_commit_callbacks, mailoutbox, start_meeting
 ):
     from issues import notifications
     from issues.models import Event
 
     services.agenda_item_accept(item=proposed, actor=minji)
+    start_meeting()
     with django_capture_on_commit_callbacks() as callbacks:
         services.agenda_item_decide(
             item=proposed, decision="예산을 추가 편성한다.", follow_up_due=None, actor=minji

@@ -359,18 +359,67 @@ def test_move_buttons_reorder_the_agenda(client, meetings, minji):
     assert bad.status_code == 400
 
 
-def test_a_decision_with_a_past_follow_up_date_is_refused_in_the_fragment(client, meetings, minji):
+def test_a_decision_with_a_past_follow_up_date_is_refused_in_the_fragment(
+    client, meetings, minji, time_machine
+):
     client.force_login(minji)
     upcoming, accepted = meetings["upcoming"], meetings["accepted"]
+    time_machine.move_to(upcoming.starts_at + timedelta(hours=1))
     response = client.post(
         reverse("meetings:agenda_decide", args=[upcoming.pk, accepted.pk]),
         {f"d{accepted.pk}-decision": "결정", f"d{accepted.pk}-follow_up_due": "2001-01-01"},
         headers={"hx-request": "true", "accept-language": "en"},
     )
     assert response.status_code == 200
-    assert "The follow-up date cannot be in the past." in response.content.decode()
+    html = response.content.decode()
+    error = f'<p class="form-hint-invalid" id="id_d{accepted.pk}-follow_up_due_error">'
+    assert error + "The follow-up date cannot be in the past.</p>" in html
+    assert f'id_d{accepted.pk}-follow_up_due_error" id="id_d{accepted.pk}-follow_up_due">' in html
     accepted.refresh_from_db()
     assert accepted.decision == ""
+
+
+def test_the_decision_form_is_offered_only_once_the_meeting_has_started(
+    client, meetings, minji, time_machine
+):
+    upcoming, accepted = meetings["upcoming"], meetings["accepted"]
+    client.force_login(minji)
+    english = {"accept-language": "en"}
+
+    before = client.get(upcoming.get_absolute_url(), headers=english).content.decode()
+    time_machine.move_to(upcoming.starts_at + timedelta(minutes=1))
+    after = client.get(upcoming.get_absolute_url(), headers=english).content.decode()
+
+    decide = reverse("meetings:agenda_decide", args=[upcoming.pk, accepted.pk])
+    assert decide not in before and "Record the decision" not in before
+    assert "Decisions can be recorded once the meeting has started." in before
+    assert decide in after and "Record the decision" in after
+    assert "Decisions can be recorded once the meeting has started." not in after
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_a_decision_posted_before_the_start_is_refused_with_a_visible_message(
+    client, meetings, minji, htmx
+):
+    upcoming, accepted = meetings["upcoming"], meetings["accepted"]
+    client.force_login(minji)
+    headers = {"accept-language": "en"} | ({"hx-request": "true"} if htmx else {})
+
+    response = client.post(
+        reverse("meetings:agenda_decide", args=[upcoming.pk, accepted.pk]),
+        {f"d{accepted.pk}-decision": "미리 정한 결론"},
+        headers=headers,
+    )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert (
+        '<p class="form-hint-invalid" role="alert">'
+        "Decisions can be recorded once the meeting has started.</p>" in html
+    )
+    assert "미리 정한 결론" in html  # what was typed is kept
+    accepted.refresh_from_db()
+    assert (accepted.decision, accepted.decided_at) == ("", None)
 
 
 def test_the_mayors_office_records_minutes_rendered_as_markdown(client, meetings, minji, alice):
@@ -402,9 +451,55 @@ def test_the_minutes_record_which_invited_organizations_were_present(
 
     assert refused.status_code == 200 and refused.context["minutes_form"].errors
     assert list(held.attended_agencies.all()) == [agency_a]
+    # The refusal is said next to the choices, and the group points at it.
+    refused_html = refused.content.decode()
+    assert 'aria-describedby="id_attended_agencies_error"' in refused_html
+    assert (
+        '<p class="form-hint-invalid" id="id_attended_agencies_error">'
+        "초청된 기관만 참석 기관으로 기록할 수 있습니다.</p>" in refused_html
+    )
     html = client.get(held.get_absolute_url(), headers={"accept-language": "en"}).content.decode()
     assert "1 organization present" in html
     assert "Present" in html and "Absent" in html
+
+
+def test_the_minutes_fragment_shows_why_an_uninvited_organization_was_refused(
+    client, meetings, minji, agency_c
+):
+    held = meetings["held"]
+    client.force_login(minji)
+
+    response = client.post(
+        reverse("meetings:minutes", args=[held.pk]),
+        {"minutes": "회의 결과", "attended_agencies": [agency_c.pk]},
+        headers={"hx-request": "true", "accept-language": "en"},
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<section id="minutes"')
+    fieldset = html[html.index('<fieldset class="attendance-field has-error"') :]
+    fieldset = fieldset[: fieldset.index("</fieldset>")]
+    assert 'aria-describedby="id_attended_agencies_error"' in fieldset
+    assert 'id="id_attended_agencies_error">Only invited organizations can have been present.<' in (
+        fieldset
+    )
+    assert "회의 결과" in html  # the minutes typed are kept
+    held.refresh_from_db()
+    assert held.minutes == "" and not held.attended_agencies.exists()
+
+
+def test_the_cancel_confirmation_error_is_next_to_the_box_and_tied_to_it(client, meetings, minji):
+    client.force_login(minji)
+    upcoming = meetings["upcoming"]
+
+    response = client.post(
+        reverse("meetings:cancel", args=[upcoming.pk]), headers={"accept-language": "en"}
+    )
+
+    html = response.content.decode()
+    assert 'aria-describedby="id_confirm_error"' in html
+    assert '<p class="form-hint-invalid" id="id_confirm_error">This field is required.</p>' in html
 
 
 def test_an_item_of_another_meeting_is_a_404(client, meetings, make_meeting, agency_a, minji):

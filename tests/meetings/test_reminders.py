@@ -16,6 +16,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
@@ -47,6 +48,8 @@ T = datetime(2027, 2, 18, 14, 0, tzinfo=SEOUL)
 DAY = timedelta(days=1)
 MINUTE = timedelta(minutes=1)
 TITLE = "제1차 부기관장 회의"
+# How a reminder names the time left when one day is left (Korean is the default).
+TOMORROW = "내일"
 # The December briefing and its report deadline (14 days before).
 BRIEFING = datetime(2027, 12, 15, 10, 0, tzinfo=SEOUL)
 DEADLINE = BRIEFING - 14 * DAY
@@ -84,12 +87,19 @@ def meeting(clock, make_meeting, agency_a, agency_b):
 
 
 def _received(outbox) -> list[tuple[str, str]]:
-    """(username part of the address, the subject's D-n or notice kind) per mail."""
+    """(username part of the address, the subject's time left or notice kind) per mail.
+
+    A reminder's subject ends with the time left in brackets: "(D-7)", "(내일)".
+    """
     received = []
     for message in outbox:
         [address] = message.to
-        tag = message.subject.rsplit("(", 1)[-1].rstrip(")") if "(D-" in message.subject else ""
-        received.append((address.split("@")[0], tag or message.subject.split("]")[1].strip()))
+        subject = message.subject
+        if subject.endswith(")"):
+            tag = subject.rsplit("(", 1)[-1].removesuffix(")")
+        else:
+            tag = subject.split("]")[1].strip()
+        received.append((address.split("@")[0], tag))
     return sorted(received)
 
 
@@ -135,20 +145,20 @@ def test_each_recipient_is_reminded_once_seven_days_and_once_one_day_ahead(
     assert sent_by[T - DAY - MINUTE] == 3
     assert sent_by[T - DAY] == 6
     assert _received(mailoutbox) == sorted(
-        (name, tag) for name in ("victor", "jiho", "minji") for tag in ("D-7", "D-1")
+        (name, tag) for name in ("victor", "jiho", "minji") for tag in ("D-7", TOMORROW)
     )
     assert ReminderDelivery.objects.count() == 6
     assert not ReminderDelivery.objects.filter(sent_at=None).exists()
     assert set(ReminderDelivery.objects.values_list("attempts", flat=True)) == {1}
 
 
-def test_a_late_first_sweep_still_sends_the_seven_day_reminder(
+def test_a_late_first_sweep_still_sends_the_seven_day_reminder_labelled_with_the_time_left(
     sweep_at, mailoutbox, meeting, victor, minji
 ):
     result = sweep_at(T - 3 * DAY)
 
     assert (result.planned, result.sent) == (2, 2)
-    assert _received(mailoutbox) == [("minji", "D-7"), ("victor", "D-7")]
+    assert _received(mailoutbox) == [("minji", "D-3"), ("victor", "D-3")]
     delivery = ReminderDelivery.objects.get(recipient=victor)
     assert delivery.due_at == T - 7 * DAY
     assert delivery.sent_at == T - 3 * DAY
@@ -157,16 +167,18 @@ def test_a_late_first_sweep_still_sends_the_seven_day_reminder(
     sweep_at(T - DAY)
 
     assert _received(mailoutbox) == sorted(
-        [("minji", "D-7"), ("victor", "D-7"), ("minji", "D-1"), ("victor", "D-1")]
+        [("minji", "D-3"), ("victor", "D-3"), ("minji", TOMORROW), ("victor", TOMORROW)]
     )
 
 
-def test_after_a_long_outage_every_missed_reminder_goes_out_while_the_meeting_is_ahead(
+def test_after_a_long_outage_only_the_latest_missed_reminder_goes_out(
     sweep_at, mailoutbox, meeting, victor
 ):
     sweep_at(T - timedelta(hours=2))
+    sweep_at(T - timedelta(hours=1))
 
-    assert _received(mailoutbox) == [("victor", "D-1"), ("victor", "D-7")]
+    assert _received(mailoutbox) == [("victor", "오늘")]
+    assert list(ReminderDelivery.objects.values_list("offset", flat=True)) == [DAY]
 
 
 def test_a_past_meeting_sends_nothing(sweep_at, clock, mailoutbox, meeting, victor, minji):
@@ -176,7 +188,7 @@ def test_a_past_meeting_sends_nothing(sweep_at, clock, mailoutbox, meeting, vict
     # Planned while ahead, but never sent before it began (e.g. SMTP was down).
     clock(T - DAY)
     reminders.plan_reminders(timezone.now())
-    assert ReminderDelivery.objects.count() == 4
+    assert ReminderDelivery.objects.count() == 2  # the "1 day" step, for victor and minji
 
     assert sweep_at(T + MINUTE) == SweepResult()
     assert mailoutbox == []
@@ -450,6 +462,221 @@ def test_a_briefing_also_reminds_of_itself(sweep_at, briefing, mailoutbox, hana,
     }
 
 
+# --- late planning: only the latest step still due, labelled with the time left ----------
+
+
+def _subjects_of(outbox, user) -> list[str]:
+    return [message.subject for message in outbox if message.to == [user.email]]
+
+
+@pytest.fixture
+def people(victor, jiho, minji):
+    """The vice-heads' meeting audience: victor reads English, jiho and minji Korean."""
+    _set_language(victor, "en")
+    return (victor, jiho, minji)
+
+
+def test_a_meeting_set_up_23_hours_ahead_sends_each_person_one_mail_labelled_tomorrow(
+    sweep_at, clock, make_meeting, mailoutbox, people, agency_a, agency_b
+):
+    victor, jiho, minji = people
+    clock(T - timedelta(hours=23))  # Wednesday 15:00 for Thursday 14:00
+    make_meeting(starts_at=T, title=TITLE, invited=[agency_a, agency_b])
+
+    result = sweep_at(T - timedelta(hours=23))
+    for moment in (T - timedelta(hours=22), T - timedelta(hours=3), T - MINUTE):
+        assert sweep_at(moment) == SweepResult()
+
+    assert (result.planned, result.sent) == (3, 3)
+    assert _subjects_of(mailoutbox, victor) == [
+        f"[Gwangju Hub] Meeting reminder: {TITLE} (tomorrow)"
+    ]
+    [victor_mail] = [m for m in mailoutbox if m.to == [victor.email]]
+    assert "A reminder of the meeting below (tomorrow)." in victor_mail.body
+    for korean in (jiho, minji):
+        [subject] = _subjects_of(mailoutbox, korean)
+        assert subject == f"[광주 허브] 회의 안내: {TITLE} (내일)"
+    [jiho_mail] = [m for m in mailoutbox if m.to == [jiho.email]]
+    assert "아래 회의를 미리 알려 드립니다(내일)." in jiho_mail.body
+    assert "D-7" not in jiho_mail.body
+    # Only the "1 day" step was planned; the "7 days" one, already past, never will be.
+    assert set(ReminderDelivery.objects.values_list("offset", flat=True)) == {DAY}
+
+
+def test_a_meeting_set_up_3_days_ahead_sends_one_mail_labelled_d3_then_the_day_before(
+    sweep_at, clock, make_meeting, mailoutbox, people, agency_a, agency_b
+):
+    victor, jiho, minji = people
+    clock(T - 3 * DAY)
+    make_meeting(starts_at=T, title=TITLE, invited=[agency_a, agency_b])
+
+    sweep_at(T - 3 * DAY)
+    sweep_at(T - 3 * DAY + 5 * MINUTE)
+
+    assert _subjects_of(mailoutbox, victor) == [f"[Gwangju Hub] Meeting reminder: {TITLE} (D-3)"]
+    assert _subjects_of(mailoutbox, jiho) == [f"[광주 허브] 회의 안내: {TITLE} (D-3)"]
+    assert len(mailoutbox) == 3
+
+    for moment in (T - 2 * DAY, T - DAY - MINUTE, T - DAY, T - DAY + 5 * MINUTE, T - MINUTE):
+        sweep_at(moment)
+
+    assert _subjects_of(mailoutbox, victor) == [
+        f"[Gwangju Hub] Meeting reminder: {TITLE} (D-3)",
+        f"[Gwangju Hub] Meeting reminder: {TITLE} (tomorrow)",
+    ]
+    for korean in (jiho, minji):
+        assert _subjects_of(mailoutbox, korean) == [
+            f"[광주 허브] 회의 안내: {TITLE} (D-3)",
+            f"[광주 허브] 회의 안내: {TITLE} (내일)",
+        ]
+    assert len(mailoutbox) == 6
+
+
+def test_a_meeting_set_up_10_days_ahead_is_reminded_seven_days_and_one_day_before(
+    sweep_at, clock, make_meeting, mailoutbox, people, agency_a, agency_b
+):
+    victor, jiho, minji = people
+    clock(T - 10 * DAY)
+    make_meeting(starts_at=T, title=TITLE, invited=[agency_a, agency_b])
+    sent_by = {}
+    for moment in (
+        T - 10 * DAY,
+        T - 7 * DAY - MINUTE,
+        T - 7 * DAY,
+        T - 3 * DAY,
+        T - DAY - MINUTE,
+        T - DAY,
+        T - MINUTE,
+    ):
+        sweep_at(moment)
+        sent_by[moment] = len(mailoutbox)
+
+    assert sent_by[T - 7 * DAY - MINUTE] == 0
+    assert sent_by[T - 7 * DAY] == sent_by[T - DAY - MINUTE] == 3
+    assert sent_by[T - DAY] == sent_by[T - MINUTE] == 6
+    assert _subjects_of(mailoutbox, victor) == [
+        f"[Gwangju Hub] Meeting reminder: {TITLE} (D-7)",
+        f"[Gwangju Hub] Meeting reminder: {TITLE} (tomorrow)",
+    ]
+    assert _subjects_of(mailoutbox, minji) == [
+        f"[광주 허브] 회의 안내: {TITLE} (D-7)",
+        f"[광주 허브] 회의 안내: {TITLE} (내일)",
+    ]
+
+
+def test_a_meeting_set_up_the_same_day_is_labelled_today(
+    sweep_at, clock, make_meeting, mailoutbox, people, agency_a
+):
+    victor, _, minji = people
+    clock(T - timedelta(hours=5))  # Thursday 09:00 for 14:00
+    make_meeting(starts_at=T, title=TITLE, invited=[agency_a])
+
+    sweep_at(T - timedelta(hours=5))
+
+    assert _subjects_of(mailoutbox, victor) == [f"[Gwangju Hub] Meeting reminder: {TITLE} (today)"]
+    assert _subjects_of(mailoutbox, minji) == [f"[광주 허브] 회의 안내: {TITLE} (오늘)"]
+
+
+def test_a_meeting_moved_to_tomorrow_sends_one_reminder_for_its_new_time(
+    sweep_at, clock, mailoutbox, meeting, victor, minji
+):
+    sweep_at(T - 7 * DAY)
+    assert _received(mailoutbox) == [("minji", "D-7"), ("victor", "D-7")]
+    mailoutbox.clear()
+
+    # On Monday at 10:00 it is moved forward to Tuesday 06:00, 20 hours ahead.
+    clock(T - 3 * DAY - timedelta(hours=4))
+    new_time = T - 2 * DAY - timedelta(hours=8)
+    Meeting.objects.filter(pk=meeting.pk).update(
+        starts_at=new_time, ends_at=new_time + timedelta(hours=2), updated_at=timezone.now()
+    )
+    sweep_at(T - 3 * DAY - timedelta(hours=4))
+    for moment in (T - 3 * DAY, new_time - MINUTE, T - DAY):
+        sweep_at(moment)
+
+    assert _received(mailoutbox) == [("minji", TOMORROW), ("victor", TOMORROW)]
+
+
+def test_an_earlier_step_still_unsent_when_the_next_is_due_is_never_sent(
+    sweep_at, settings, mailoutbox, meeting, victor, minji
+):
+    # The SMTP server is down from the seven-day reminder until the day before.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9
+    for moment in (T - 7 * DAY, T - 5 * DAY, T - 2 * DAY):
+        assert sweep_at(moment).sent == 0
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    result = sweep_at(T - DAY)
+    sweep_at(T - timedelta(hours=2))
+
+    assert result.sent == 2
+    assert _received(mailoutbox) == [("minji", TOMORROW), ("victor", TOMORROW)]
+    # The seven-day rows stay unsent: superseded, never claimed again.
+    seven_days = ReminderDelivery.objects.filter(offset=7 * DAY)
+    assert seven_days.count() == 2
+    assert not seven_days.filter(sent_at__isnull=False).exists()
+
+
+def test_two_sweeps_at_the_same_late_moment_still_send_one_mail_each(
+    clock, make_meeting, mailoutbox, victor, minji, agency_a
+):
+    clock(T - timedelta(hours=23))
+    make_meeting(starts_at=T, title=TITLE, invited=[agency_a])
+
+    first, second = reminders.sweep(), reminders.sweep()
+
+    assert (first.sent, second.sent) == (2, 0)
+    assert sorted(m.to[0] for m in mailoutbox) == sorted([victor.email, minji.email])
+
+
+def test_report_reminders_planned_late_send_only_the_latest_step_with_the_days_left(
+    sweep_at, clock, make_meeting, mailoutbox, hana, hyejin, agency_a, agency_b
+):
+    _set_language(hyejin, "en")
+    clock(DEADLINE - 2 * DAY)  # both the 7- and the 3-day steps have passed
+    make_meeting(
+        starts_at=BRIEFING,
+        kind=MeetingKind.PERFORMANCE_BRIEFING,
+        title="2027년 성과보고회",
+        invited=[agency_a, agency_b],
+    )
+
+    sweep_at(DEADLINE - 2 * DAY)
+    sweep_at(DEADLINE - 2 * DAY + 5 * MINUTE)
+    reports = [m for m in mailoutbox if "2027" in m.subject and "성과보고회" not in m.subject]
+
+    assert [m.subject for m in reports if m.to == [hyejin.email]] == [
+        "[Gwangju Hub] Performance report 2027 due: Dec. 1, 2027 (D-2)"
+    ]
+    assert [m.subject for m in reports if m.to == [hana.email]] == [
+        "[광주 허브] 2027년 성과보고서 제출 기한: 2027년 12월 1일 (D-2)"
+    ]
+    planned = ReminderDelivery.objects.filter(purpose=ReminderPurpose.REPORT_DEADLINE)
+    assert set(planned.values_list("offset", flat=True)) == {3 * DAY}
+
+    mailoutbox.clear()
+    sweep_at(DEADLINE - DAY)
+    sweep_at(DEADLINE - timedelta(hours=1))
+
+    assert sorted(m.subject for m in mailoutbox if m.to == [hyejin.email]) == [
+        "[Gwangju Hub] Performance report 2027 due: Dec. 1, 2027 (tomorrow)"
+    ]
+
+
+def test_the_bell_shows_the_time_left_when_a_late_reminder_was_sent(
+    sweep_at, client, mailoutbox, meeting, victor
+):
+    sweep_at(T - 3 * DAY)
+    client.force_login(victor)
+
+    page = client.get(reverse("notifications:list"), headers={"accept-language": "en"})
+    page = page.content.decode()
+
+    assert "D-3" in page
+    assert "D-7" not in page
+
+
 # --- the e-mail ------------------------------------------------------------------------
 
 
@@ -634,7 +861,8 @@ def test_the_report_reminder_names_the_deadline_and_links_the_report(
 
     sweep_at(DEADLINE - 3 * DAY)
 
-    [message, _seven_day] = sorted(mailoutbox, key=lambda m: m.subject)
+    # The first sweep comes late: only the latest step due (3 days) goes out.
+    [message] = mailoutbox
     assert message.subject == "[Gwangju Hub] Performance report 2027 due: Dec. 1, 2027 (D-3)"
     assert "The 2027 performance report of Agency B has not been submitted yet." in message.body
     assert "Deadline: Dec. 1, 2027 (Wed) 10:00 (KST)" in message.body
@@ -758,10 +986,11 @@ def test_the_queries_of_a_sweep_do_not_grow_with_the_number_of_meetings(
 def test_a_postponed_meeting_is_reminded_of_again_for_its_new_time(
     sweep_at, mailoutbox, meeting, victor
 ):
-    sweep_at(T - DAY + MINUTE)  # both reminders for the original time go out
+    sweep_at(T - 7 * DAY)
+    sweep_at(T - DAY + MINUTE)  # both reminders for the original time went out
     assert sorted(tag for who, tag in _received(mailoutbox) if who == victor.username) == [
-        "D-1",
         "D-7",
+        TOMORROW,
     ]
     new_time = T + 30 * DAY
     type(meeting).objects.filter(pk=meeting.pk).update(
@@ -774,8 +1003,8 @@ def test_a_postponed_meeting_is_reminded_of_again_for_its_new_time(
     sweep_at(new_time - DAY + MINUTE)
 
     assert sorted(tag for who, tag in _received(mailoutbox) if who == victor.username) == [
-        "D-1",
         "D-7",
+        TOMORROW,
     ]
 
 

@@ -4,10 +4,12 @@ parallel sweeps in separate processes, and a real Celery worker.
 Mail goes through a real SMTP server (aiosmtpd) here, not only the outbox.
 """
 
+import asyncio
 import email
 import email.policy
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -271,3 +273,128 @@ def test_a_real_worker_runs_the_sweep_task_through_the_broker(
     assert sorted(message.to[0] for message in mail.outbox) == sorted([hana.email, minji.email])
     assert send_due_reminders.delay().get(timeout=20)["sent"] == 0
     assert len(mail.outbox) == 2
+
+
+# --- Message-ID: a resent reminder is recognisably the same message ---------------------
+
+
+def _message_id(envelope) -> str:
+    parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+    # A long header may be folded onto a second line; the id is the same.
+    return str(parsed["Message-ID"]).strip()
+
+
+class _RefuseFirstData(SmtpCollector):
+    """Answers the first message's DATA with a permanent error, accepts the rest."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        self.seen.append(envelope)
+        if len(self.seen) == 1:
+            return "554 5.6.0 Try again later"
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+@pytest.mark.django_db
+def test_each_row_has_its_own_message_id_and_keeps_it_when_retried(
+    settings, clock, meeting, victor, minji
+):
+    handler = _RefuseFirstData()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    smtp_settings(settings, controller.port)
+    settings.DEFAULT_FROM_EMAIL = "Gwangju Hub <noreply@hub.gwangju.example>"
+    try:
+        first = _sweep_at(clock, T - 7 * DAY)
+        retried = _sweep_at(clock, T - 7 * DAY + 2 * MINUTE)  # after the backoff
+    finally:
+        controller.stop()
+
+    assert (first.sent, first.failed, retried.sent) == (1, 1, 1)
+    refused, *accepted = handler.seen
+    assert len(accepted) == 2
+    rows = {
+        row.recipient.email: row for row in ReminderDelivery.objects.select_related("recipient")
+    }
+    for envelope in handler.seen:
+        [address] = envelope.rcpt_tos
+        uuid = rows[address].message_id.hex
+        assert _message_id(envelope) == f"<reminder.{uuid}@hub.gwangju.example>"
+    # The refused attempt and its retry are one message; the two people got two.
+    assert _message_id(refused) in {_message_id(envelope) for envelope in accepted}
+    assert len({_message_id(envelope) for envelope in accepted}) == 2
+
+
+class _AcceptThenKillTheSender(SmtpCollector):
+    """Accepts a message and kills the sweep that sent it before it can mark the row sent.
+
+    The sending process is stopped (SIGSTOP) while the server answers "250",
+    so it cannot read the answer, then killed (SIGKILL): the SMTP server has
+    the mail, the database says it was never sent. That is the one window in
+    which a reminder can go out twice.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.victim: int | None = None
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        self.envelopes.append(envelope)
+        if self.victim is not None:
+            pid, self.victim = self.victim, None
+            os.kill(pid, signal.SIGSTOP)
+            asyncio.get_running_loop().call_later(0.5, os.kill, pid, signal.SIGKILL)
+        return "250 Message accepted for delivery"
+
+
+@pytest.mark.django_db(transaction=True)  # the sweep in another process must see the rows
+def test_the_resend_after_a_sweep_died_past_smtp_carries_the_same_message_id(
+    settings, time_machine, make_meeting, victor, agency_a
+):
+    make_meeting(starts_at=timezone.now() + 6 * DAY, title=TITLE, invited=[agency_a])
+    handler = _AcceptThenKillTheSender()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    smtp_settings(settings, controller.port)
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "EMAIL_URL": f"smtp://127.0.0.1:{controller.port}",
+        "DEBUG": "1",
+    }
+    try:
+        sweep = subprocess.Popen(
+            [sys.executable, "manage.py", "send_due_reminders"],
+            cwd=django_settings.BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        handler.victim = sweep.pid
+        output = sweep.communicate(timeout=120)
+        assert sweep.returncode == -signal.SIGKILL, output
+
+        row = ReminderDelivery.objects.get()
+        assert len(handler.envelopes) == 1
+        assert (row.sent_at, row.attempts) == (None, 1)
+        assert row.claimed_until is not None
+        # Nothing is resent while the dead sweep's lease lasts...
+        assert reminders.sweep() == SweepResult()
+        # ...and once it has run out, the next sweep sends the row again.
+        time_machine.move_to(row.claimed_until, tick=False)
+        assert reminders.sweep() == SweepResult(sent=1)
+        assert reminders.sweep() == SweepResult()
+    finally:
+        controller.stop()
+
+    first, resent = handler.envelopes
+    assert first.rcpt_tos == resent.rcpt_tos == [victor.email]
+    assert _message_id(first) == _message_id(resent) == reminders.message_id(row)
+    assert _message_id(first).startswith(f"<reminder.{row.message_id.hex}@")
+    row.refresh_from_db()
+    assert row.sent_at is not None and row.attempts == 2

@@ -3,12 +3,14 @@
 Everything runs as the operator would: `manage.py` in subprocesses, each with
 its own DATABASE_URL and MEDIA_ROOT, so the source and the fresh target are
 really two databases (two PostgreSQL databases on the test server, or two
-SQLite files) and two attachment directories. The PostgreSQL variant runs
-when the suite runs against PostgreSQL (its DATABASE_URL names the server).
+SQLite files) and two attachment stores (directories, or buckets of a local
+S3 server). The PostgreSQL variant runs when the suite runs against
+PostgreSQL (its DATABASE_URL names the server).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -21,6 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
+
+from tests.issues import s3server
 
 ISSUES, COMMENTS = 300, 1500
 
@@ -74,18 +78,20 @@ default_storage.save("attachments/orphan/left-behind", ContentFile(b"no row poin
 
 
 class Site:
-    """One configuration of the app: a database and an attachment directory."""
+    """One configuration of the app: a database and an attachment store (directory or bucket)."""
 
-    def __init__(self, database_url: str, root: Path) -> None:
+    def __init__(self, database_url: str, root: Path, storage_env: dict[str, str]) -> None:
         self.database_url = database_url
         self.media = root / "media"
         self.var = root / "var"
+        self.storage_env = storage_env
 
     def env(self) -> dict[str, str]:
         env = {
             k: v
             for k, v in os.environ.items()
             if k not in ("DATABASE_URL", "REDIS_URL", "MEDIA_ROOT", "VAR_DIR")
+            and not k.startswith("AWS_")
         }
         return {
             **env,
@@ -93,6 +99,7 @@ class Site:
             "DATABASE_URL": self.database_url,
             "MEDIA_ROOT": str(self.media),
             "VAR_DIR": str(self.var),
+            **self.storage_env,
         }
 
     def manage(self, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -120,25 +127,27 @@ def _postgres_server() -> str | None:
 
 
 class Backend:
-    """Makes fresh, empty databases of one kind and drops them afterwards."""
+    """Makes fresh, empty databases of one kind (and buckets) and drops them afterwards."""
 
-    def __init__(self, kind: str, tmp: Path) -> None:
+    def __init__(self, kind: str, tmp: Path, s3: s3server.S3Server | None = None) -> None:
         self.kind = kind
         self.tmp = tmp
+        self.s3 = s3
         self.made: list[str] = []
 
     def new_site(self, label: str) -> Site:
         root = self.tmp / f"{label}-{secrets.token_hex(3)}"
         root.mkdir()
+        storage = self.s3.env(self.s3.create_bucket()) if self.s3 else {}
         if self.kind == "sqlite":
-            return Site(f"sqlite:///{root / 'db.sqlite3'}", root)
+            return Site(f"sqlite:///{root / 'db.sqlite3'}", root, storage)
         import psycopg
 
         name = f"gh_backup_test_{label}_{secrets.token_hex(4)}"
         with psycopg.connect(self._url("postgres"), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         self.made.append(name)
-        return Site(self._url(name), root)
+        return Site(self._url(name), root, storage)
 
     def _url(self, name: str) -> str:
         parts = urlsplit(_postgres_server())
@@ -154,15 +163,30 @@ class Backend:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=["sqlite", "postgresql", "s3"])
 def backend(request, tmp_path_factory):
-    if request.param == "postgresql" and _postgres_server() is None:
+    """SQLite and PostgreSQL with attachments on disk; then attachments in S3.
+
+    The S3 variant uses the suite's own database (PostgreSQL when the suite
+    runs on it) and moto's S3 server, which stands in for MinIO here (see
+    tests/issues/s3server.py): backup and restore read and write attachments
+    only through Django's default storage, so the same code serves both.
+    """
+    kind = request.param
+    if kind == "s3":
+        kind = "postgresql" if _postgres_server() and shutil.which("pg_dump") else "sqlite"
+    elif kind == "postgresql" and _postgres_server() is None:
         pytest.skip("the suite runs on SQLite (set DATABASE_URL to a PostgreSQL server)")
-    if request.param == "postgresql" and shutil.which("pg_dump") is None:
+    elif kind == "postgresql" and shutil.which("pg_dump") is None:
         pytest.skip("pg_dump/pg_restore are not installed (Debian: postgresql-client)")
-    made = Backend(request.param, tmp_path_factory.mktemp(f"backup-{request.param}"))
-    yield made
-    made.drop_all()
+    tmp = tmp_path_factory.mktemp(f"backup-{request.param}")
+    with contextlib.ExitStack() as stack:
+        server = None
+        if request.param == "s3":
+            server = stack.enter_context(s3server.running(tmp / "moto.log"))
+        made = Backend(kind, tmp, server)
+        yield made
+        made.drop_all()
 
 
 @pytest.fixture(scope="module")
@@ -346,8 +370,8 @@ def test_restore_of_a_directory_without_a_manifest_is_refused(source, tmp_path):
 
 
 def test_an_old_pg_dump_is_refused_with_the_version_to_install(backend, source, tmp_path):
-    if backend.kind != "postgresql":
-        pytest.skip("pg_dump is PostgreSQL's")
+    if backend.kind != "postgresql" or backend.s3:
+        pytest.skip("pg_dump is PostgreSQL's (and once is enough)")
     site, _, _ = source
     fake = tmp_path / "bin" / "pg_dump"
     fake.parent.mkdir()
