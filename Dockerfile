@@ -20,6 +20,12 @@ WORKDIR /app
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home app
 
+# pg_dump/pg_restore for `manage.py backup`/`restore` (docs/backup.md). They must
+# be of the server's major version or newer; the commands check and say so.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client \
+ && rm -rf /var/lib/apt/lists/*
+
 # Install only the declared dependencies first (parsed with stdlib tomllib) so
 # this heavy layer is cached until pyproject.toml changes, not on every code edit.
 COPY pyproject.toml ./

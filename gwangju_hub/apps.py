@@ -6,3 +6,8 @@ class GwangjuHubConfig(AppConfig):
 
     name = "gwangju_hub"
     verbose_name = "Gwangju Hub"
+
+    def ready(self) -> None:
+        # Celery signal receivers: worker logging in the app's format, the
+        # task id on every record, and task failures counted for /metrics.
+        import core.tasklogs  # noqa: F401

@@ -75,6 +75,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: request id, one log line and the metrics for every answer (core/logs.py).
+    "core.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -452,12 +454,41 @@ MEETING_REMINDER_OFFSETS_DAYS = {
 REPORT_DEADLINE_DAYS_BEFORE_BRIEFING = 14
 REPORT_REMINDER_OFFSETS_DAYS = [7, 3, 1]
 
-# --- Logging ----------------------------------------------------------------
+# --- Logging and metrics (issue 11: core/logs.py, core/metrics.py) --------------
 
+# One JSON object per line in production (for a log shipper), readable text
+# in development; every record carries the request id (or Celery task id) and
+# the user id. Celery workers use this same configuration (core/tasklogs.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "core.logs.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "core.logs.JsonFormatter"},
+        "text": {"()": "core.logs.TextFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        # Django's own console handler would print its records a second time.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "INFO"},
+    },
 }
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404.
+# Set PROMETHEUS_MULTIPROC_DIR (environment only) to sum web and worker processes.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN must be at least 32 characters "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+    )

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from agencies import account_views
+from core.metrics import metrics_view
 from meetings.urls import performance_urlpatterns
 
 from .forms import LoginForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm
@@ -66,4 +67,5 @@ urlpatterns = [
     path("performance/", include((performance_urlpatterns, "performance"))),
     path("dashboard/", include("meetings.dashboard_urls")),
     path("", include("agencies.urls")),
+    path("metrics", metrics_view, name="metrics"),  # bearer token only (core/metrics.py)
 ]
