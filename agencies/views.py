@@ -1,26 +1,7 @@
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
-
-from . import health
-
-
-@require_GET
-@never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database and broker answer, else 503 naming what is down.
-
-    Answers within a few seconds whatever is down or hung (see agencies.health).
-    """
-    problems = {"database": health.check_database()}
-    problems |= health.run_checks({"broker": health.check_broker})
-    body = {name: ("ok" if problem is None else "down") for name, problem in problems.items()}
-    errors = {name: problem for name, problem in problems.items() if problem}
-    if errors:
-        body["errors"] = errors
-    return JsonResponse(body, status=503 if errors else 200)
+from django.views.decorators.http import require_POST
 
 
 @require_POST

@@ -11,3 +11,8 @@ class GwangjuHubConfig(AppConfig):
         # Celery signal receivers: worker logging in the app's format, the
         # task id on every record, and task failures counted for /metrics.
         import core.tasklogs  # noqa: F401
+        from core.metrics import register_gauge_collector
+
+        from .outbox import collect_gauges
+
+        register_gauge_collector(collect_gauges)

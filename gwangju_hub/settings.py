@@ -417,6 +417,13 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Outboxes ------------------------------------------------------------------
+
+# /healthz answers 503 "outbox": "late" when the oldest due reminder or
+# notification e-mail has waited longer than this: the worker, beat or mail
+# server has stopped. Longer than a few sweep intervals and SMTP backoffs.
+OUTBOX_LATE_MINUTES = env.int("OUTBOX_LATE_MINUTES", default=15)
+
 # --- Meetings and reminders --------------------------------------------------
 
 # When `schedule_meetings YEAR` places the regular meetings (Asia/Seoul).

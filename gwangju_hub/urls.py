@@ -8,7 +8,7 @@ from core.metrics import metrics_view
 from meetings.urls import performance_urlpatterns
 
 from .forms import LoginForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm
-from .views import home
+from .views import healthz, home
 
 admin.site.site_header = _("Gwangju Hub administration")
 admin.site.site_title = _("Gwangju Hub")
@@ -51,6 +51,7 @@ account_urlpatterns = [
 
 urlpatterns = [
     path("", home, name="home"),
+    path("healthz", healthz, name="healthz"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(

@@ -1,10 +1,19 @@
 """Pages of the top floor: those that join several apps."""
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+import logging
 
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from core import health
 from meetings.rules import dashboard_scope
+
+from . import outbox
+
+logger = logging.getLogger(__name__)
 
 
 @login_required
@@ -16,3 +25,34 @@ def home(request: HttpRequest) -> HttpResponse:
     if scope is not None and scope.agency is None:
         return redirect("dashboard")
     return redirect("issues:list")
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database and broker answer and the outbox moves; else 503 naming why.
+
+    Answers within a few seconds whatever is down or hung (see core.health).
+    The outbox is "late" when the oldest due reminder or notification e-mail
+    has waited more than OUTBOX_LATE_MINUTES: the worker, beat or mail
+    server has stopped, and people are not being told.
+    """
+    problems = {"database": health.check_database()}
+    problems |= health.run_checks({"broker": health.check_broker})
+    body = {name: ("ok" if problem is None else "down") for name, problem in problems.items()}
+    errors = {name: problem for name, problem in problems.items() if problem}
+    if problems["database"] is None:
+        try:
+            body["outbox"], body["outbox_backlog"] = outbox.check()
+        except Exception as exc:  # noqa: BLE001 - a probe answers, whatever broke
+            logger.exception("the outbox check failed")
+            body["outbox"] = "unknown"
+            errors["outbox"] = type(exc).__name__
+        if body["outbox"] == "late":
+            due, age = body["outbox_backlog"]["due"], body["outbox_backlog"]["oldest_age_seconds"]
+            errors["outbox"] = f"{due} due, the oldest waiting {age // 60} min"
+    else:
+        body["outbox"] = "unknown"  # it lives in the database
+    if errors:
+        body["errors"] = errors
+    return JsonResponse(body, status=503 if errors else 200)

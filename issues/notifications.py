@@ -44,11 +44,13 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Min, Prefetch, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from agencies.models import User
+from core import metrics
+from core.outbox import Backlog
 
 from . import rules
 from .models import Cooperation, Event, EventKind, Issue, Notification
@@ -67,6 +69,8 @@ NOTIFYING_KINDS = {
 
 # How long a sweep owns the rows it claimed. It stops sending before the
 # lease runs out, so a second sweep never takes over a row still being sent.
+# How /healthz and /metrics name this outbox.
+PURPOSE = "notification_email"
 LEASE = timedelta(minutes=10)
 MAX_BACKOFF = timedelta(minutes=60)
 DEFAULT_LIMIT = 500
@@ -169,6 +173,21 @@ def _sendable(now: datetime) -> QuerySet[Notification]:
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("email_due_at", "pk")
     )
+
+
+def backlog(now: datetime | None = None) -> dict[str, Backlog]:
+    """Notification e-mails due and unsent, by purpose, for /healthz and /metrics.
+
+    Rows leased to a sweep or backing off after a failure count: they are
+    still waiting, which is what an operator must hear about.
+    """
+    now = now or timezone.now()
+    row = (
+        _unfinished()
+        .filter(email_due_at__lte=now)
+        .aggregate(due=Count("pk"), oldest=Min("email_due_at"))
+    )
+    return {PURPOSE: Backlog(row["due"], row["oldest"])}
 
 
 def owed_count() -> int:
@@ -320,6 +339,8 @@ def _mark_sent(row: Notification) -> bool:
     updated = Notification.objects.filter(pk=row.pk, emailed_at__isnull=True).update(
         emailed_at=timezone.now(), claimed_until=None, next_attempt_at=None
     )
+    if updated:
+        metrics.delivery_sent(PURPOSE)
     return bool(updated)
 
 
@@ -330,6 +351,8 @@ def _backoff(attempts: int) -> timedelta:
 def _fail(rows: list[Notification], error: Exception, now: datetime) -> None:
     text = f"{type(error).__name__}: {error}"[:2000]
     logger.warning("notification mails %s not sent: %s", [row.pk for row in rows], text)
+    for _row in rows:
+        metrics.delivery_failed(PURPOSE)
     by_attempts: dict[int, list[int]] = {}
     for row in rows:
         # The row was loaded after its claim, so ``attempts`` counts this one.

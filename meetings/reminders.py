@@ -48,16 +48,18 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import (
+    Count,
     DateTimeField,
     Exists,
     ExpressionWrapper,
     F,
+    Min,
     OuterRef,
     Prefetch,
     Q,
     Value,
 )
-from django.db.models.functions import ExtractYear
+from django.db.models.functions import ExtractYear, Greatest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -65,6 +67,8 @@ from django.utils.translation import gettext
 from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
 from agencies.models import Agency, Role, User
+from core import metrics
+from core.outbox import Backlog
 from issues import rules as issue_rules
 
 from .ics import meeting_uid
@@ -377,6 +381,32 @@ def _still_concerned() -> Q:
 
 def _sendable(now: datetime):
     """Unsent rows that are due, not leased, not backing off, and still worth sending."""
+    return (
+        _owed(now)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("due_at", "pk")
+    )
+
+
+def backlog(now: datetime | None = None) -> dict[str, Backlog]:
+    """Reminders due and unsent, by purpose, for /healthz and /metrics.
+
+    A row waits from its due time, or from when it was planned if that came
+    later (a meeting set up late is planned after its step's moment).
+    """
+    now = now or timezone.now()
+    rows = (
+        _owed(now)
+        .order_by()
+        .values("purpose")
+        .annotate(due=Count("pk"), oldest=Min(Greatest("due_at", "created_at")))
+    )
+    return {row["purpose"]: Backlog(row["due"], row["oldest"]) for row in rows}
+
+
+def _owed(now: datetime):
+    """Unsent rows that are due and still worth sending, leased or backing off or not."""
     invited = Meeting.invited_agencies.through.objects.filter(
         meeting_id=OuterRef("meeting_id"), agency_id=OuterRef("recipient__agency_id")
     )
@@ -405,8 +435,6 @@ def _sendable(now: datetime):
             sent_at__isnull=True, due_at__lte=now, recipient__is_active=True
         )
         .exclude(Exists(superseded))
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .annotate(report_year=ExtractYear("meeting__starts_at", tzinfo=SEOUL))
         .filter(
             Q(
@@ -439,7 +467,6 @@ def _sendable(now: datetime):
                 & Exists(invited)
             )
         )
-        .order_by("due_at", "pk")
     )
 
 
@@ -560,6 +587,8 @@ def _mark_sent(delivery: ReminderDelivery) -> bool:
         )
         if updated:
             _notify_in_app(delivery.recipient, delivery)
+    if updated:
+        metrics.delivery_sent(delivery.purpose)
     return bool(updated)
 
 
@@ -577,6 +606,8 @@ def _backoff(attempts: int) -> timedelta:
 def _fail(rows: list[ReminderDelivery], error: Exception, now: datetime) -> None:
     text = f"{type(error).__name__}: {error}"[:2000]
     logger.warning("reminders %s not sent: %s", [row.pk for row in rows], text)
+    for row in rows:
+        metrics.delivery_failed(row.purpose)
     by_attempts: dict[int, list[int]] = {}
     for row in rows:
         # The row was loaded after its claim, so ``attempts`` counts this one.

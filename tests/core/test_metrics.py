@@ -161,7 +161,7 @@ import django
 django.setup()
 from django.test import Client
 client = Client()
-client.get("/healthz")
+client.get("/accounts/login/")
 print(client.get("/metrics", HTTP_AUTHORIZATION="Bearer {TOKEN}").content.decode())
 """
 
@@ -195,4 +195,29 @@ def test_multiprocess_mode_sums_the_worker_and_the_web_processes(tmp_path):
     text = run(SCRAPE_IN_WEB)
 
     assert 'gwangju_celery_task_failures_total{task="agencies.heartbeat"} 2.0' in text
-    assert 'gwangju_http_requests_total{method="GET",status="200",view="healthz"} 1.0' in text
+    assert 'gwangju_http_requests_total{method="GET",status="200",view="login"} 1.0' in text
+
+
+@pytest.mark.django_db
+def test_it_reports_the_outbox_backlog_and_deliveries_by_purpose(
+    client, token, alice, bob, agency_a, agency_b, mailoutbox
+):
+    from issues import notifications, services
+
+    def sample(name: str, purpose: str) -> float:
+        return REGISTRY.get_sample_value(name, {"purpose": purpose}) or 0.0
+
+    sent_before = sample("gwangju_outbox_deliveries_sent_total", "notification_email")
+    services.issue_create(
+        actor=alice, title="협조 요청", lead_agency=agency_a, cooperating_agencies=[agency_b]
+    )
+
+    body = scrape(client, **bearer(token)).content.decode()
+    assert 'gwangju_outbox_due{purpose="notification_email"} 1.0' in body
+    assert 'gwangju_outbox_oldest_age_seconds{purpose="notification_email"}' in body
+    assert 'gwangju_outbox_due{purpose="meeting"} 0.0' in body
+
+    assert notifications.deliver_due().sent == 1
+    body = scrape(client, **bearer(token)).content.decode()
+    assert 'gwangju_outbox_due{purpose="notification_email"} 0.0' in body
+    assert sample("gwangju_outbox_deliveries_sent_total", "notification_email") == sent_before + 1

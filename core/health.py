@@ -1,4 +1,4 @@
-"""Liveness checks of the services Gwangju Hub needs, answered within a deadline.
+"""Checks of the services Gwangju Hub needs, answered within a deadline (``/healthz``).
 
 A load balancer or an uptime monitor polls ``/healthz`` often, so each check
 is cheap (one ``SELECT 1``, one Redis ``PING`` on a pooled connection) and the
