@@ -37,7 +37,7 @@ class RequestLimitsMiddleware:
     * A path or query string holding control characters (NUL, ``\\x01``…) gets
       400: PostgreSQL refuses NUL in text ("A string literal cannot contain NUL"),
       and no address of ours ever needs one. Form fields are checked by
-      ``core.forms.ControlCharacterMixin``, which keeps what was typed.
+      ``core.forms.SafeInputMixin``, which keeps what was typed.
     """
 
     def __init__(self, get_response: GetResponse) -> None:

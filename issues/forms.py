@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency, Role, User
-from core.forms import LONG_TEXT_MAX_LENGTH, ControlCharacterMixin
+from core.forms import LONG_TEXT_MAX_LENGTH, SafeInputMixin, parse_id
 from gwangju_hub.forms import KRDSFormMixin
 
 from .filetypes import MAX_ATTACHMENT_SIZE
@@ -30,7 +30,7 @@ class CategoryChoiceField(forms.ModelChoiceField):
         return obj.name
 
 
-class IssueForm(ControlCharacterMixin, KRDSFormMixin, forms.ModelForm):
+class IssueForm(SafeInputMixin, KRDSFormMixin, forms.ModelForm):
     """File or edit an issue. Choices are limited to what the user may pick."""
 
     # The model's TextField has no limit; the form has one, which it reports
@@ -101,10 +101,8 @@ class IssueForm(ControlCharacterMixin, KRDSFormMixin, forms.ModelForm):
 
     def _lead_agency_id(self):
         if self.is_bound:
-            try:  # raw input: the field validates it later; here it only narrows choices
-                return int(self.data.get("lead_agency"))
-            except (TypeError, ValueError):
-                return None
+            # Raw input: the field validates it later; here it only narrows choices.
+            return parse_id(self.data.get("lead_agency"))
         if self.instance.pk:
             return self.instance.lead_agency_id
         return self.user.agency_id
@@ -131,12 +129,12 @@ class IssueForm(ControlCharacterMixin, KRDSFormMixin, forms.ModelForm):
         return cleaned
 
 
-class StatusForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
+class StatusForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=Status.choices)
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
-class CommentForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
+class CommentForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     body = forms.CharField(
         label=_("Comment"),
         max_length=10_000,
@@ -145,7 +143,7 @@ class CommentForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
     )
 
 
-class CooperationAnswerForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
+class CooperationAnswerForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     status = forms.ChoiceField(
         label=_("Answer"),
         choices=[
@@ -160,7 +158,7 @@ class CooperationAnswerForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
     )
 
 
-class AttachmentForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
+class AttachmentForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     file = forms.FileField(
         label=_("File"),
         help_text=_("HWP, HWPX, PDF, Office, images, text or CSV; up to 20 MB."),
@@ -175,7 +173,7 @@ class AttachmentForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
         return uploaded
 
 
-class IssueFilterForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
+class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     """The list's query parameters. Unknown values are ignored, never a 500."""
 
     q = forms.CharField(label=_("Search"), required=False, max_length=100)

@@ -5,7 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency
-from core.forms import LONG_TEXT_MAX_LENGTH, ControlCharacterMixin
+from core.forms import LONG_TEXT_MAX_LENGTH, SafeInputMixin
 from gwangju_hub.forms import KRDSFormMixin
 from issues.forms import AgencyChoiceField
 
@@ -18,7 +18,7 @@ class MeetingChoiceField(forms.ModelChoiceField):
         return f"{obj.title} ({starts_at:%Y-%m-%d %H:%M})"
 
 
-class AgendaProposalForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
+class AgendaProposalForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     """Put an issue on an upcoming meeting; the choices come from the selector."""
 
     meeting = MeetingChoiceField(label=_("Meeting"), queryset=Meeting.objects.none())
@@ -29,7 +29,7 @@ class AgendaProposalForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
         self.fields["meeting"].empty_label = None
 
 
-class AgendaItemAddForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
+class AgendaItemAddForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     """The Mayor's office adds an item of its own, e.g. an organization's innovation case."""
 
     title = forms.CharField(label=_("Agenda item"), max_length=200)
@@ -47,7 +47,7 @@ class AgendaItemAddForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
         self.fields["presenting_agency"].queryset = Agency.objects.active()
 
 
-class AgendaDecisionForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
+class AgendaDecisionForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     decision = forms.CharField(
         label=_("Decision"), max_length=10_000, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -74,13 +74,13 @@ class AgendaDecisionForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
         return due
 
 
-class MeetingCancelForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
+class MeetingCancelForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     confirm = forms.BooleanField(
         label=_("Yes, cancel this meeting and notify those already reminded"), required=True
     )
 
 
-class MinutesForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
+class MinutesForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     minutes = forms.CharField(
         label=_("Minutes"),
         max_length=100_000,
@@ -112,7 +112,7 @@ def _report_text(label, rows: int, **kwargs) -> forms.CharField:
     )
 
 
-class PerformanceReportForm(ControlCharacterMixin, KRDSFormMixin, forms.Form):
+class PerformanceReportForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     summary = _report_text(_("Summary"), 5, help_text=_("Markdown is supported."))
     achievements = _report_text(_("Achievements"), 8)
     next_year_plan = _report_text(_("Next year's plan"), 6)

@@ -2,7 +2,7 @@
 
 core.middleware.RequestLimitsMiddleware refuses oversize bodies (413) and
 control characters in paths and query strings (400) from the headers alone;
-core.forms.ControlCharacterMixin turns control characters in form fields into
+core.forms.SafeInputMixin turns control characters in form fields into
 a form error that keeps the rest of the input.
 """
 
@@ -260,3 +260,20 @@ def test_a_nul_in_an_htmx_comment_is_reported_in_the_fragment(client, bob, open_
     page = response.content.decode()
     assert 'id="id_body_error"' in page and "의견입니다" in page
     assert not Comment.objects.exists()
+
+
+def test_an_id_beyond_64_bits_is_an_invalid_choice_not_a_500(client, alice, bob):
+    # SQLite's driver raises OverflowError on such a lookup; PostgreSQL copes.
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("issues:create"),
+        _issue_form(
+            alice.agency, lead_agency=str(10**20), cooperating_agencies=[bob.agency.pk, str(2**63)]
+        ),
+    )
+
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert {"lead_agency", "cooperating_agencies"} <= set(form.errors)
+    assert not Issue.objects.exists()
