@@ -1,8 +1,10 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import SafeInputMixin
 
-class UserImportForm(forms.Form):
+
+class UserImportForm(SafeInputMixin, forms.Form):
     file = forms.FileField(
         label=_("CSV file"),
         help_text=_(

@@ -79,12 +79,18 @@ MIDDLEWARE = [
     "core.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy on every answer but static files (WhiteNoise's, above).
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "agencies.middleware.UserLanguageMiddleware",
+    # After authentication (no-store for signed-in users) and the user's
+    # language (the 413/400 pages speak it); before anything reads the body.
+    "core.middleware.SecurityHeadersMiddleware",
+    "core.middleware.RequestLimitsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -333,6 +339,63 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 3  # a reset link works for 3 hours
+
+# --- Browser policies and request limits (README "Security") -------------------
+# Scripts and styles only from our own static files: no inline <script>,
+# style="" or event handlers anywhere, htmx told not to eval or inject styles
+# (templates/base.html, htmx-config). Images, fonts and fetches are ours too.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+# Browser features Gwangju Hub never uses, switched off for every page (and any
+# script that might get in). Only names Chromium knows: others log console errors.
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
+# The largest request body accepted: an attachment of 20 MB (issues.filetypes.
+# MAX_ATTACHMENT_SIZE) plus 1 MB for the multipart framing and the other fields.
+# Larger ones get a 413 page before their body is read (core.middleware).
+REQUEST_BODY_MAX_BYTES = 21 * 1024 * 1024
+# Django's own cap on non-file form data, held in memory. Equal to the cap
+# above, so a body the middleware lets through is never refused later with a
+# bare "Bad Request (400)": over-long text gets the form's max-length message,
+# with the text kept. (Multipart file data does not count against it.)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+# Uploaded files above this go to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Celery -----------------------------------------------------------------
 

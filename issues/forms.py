@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency, User
+from core.forms import LONG_TEXT_MAX_LENGTH, SafeInputMixin, parse_id
 from gwangju_hub.forms import KRDSFormMixin
 
 from .filetypes import MAX_ATTACHMENT_SIZE
@@ -29,9 +30,18 @@ class CategoryChoiceField(forms.ModelChoiceField):
         return obj.name
 
 
-class IssueForm(KRDSFormMixin, forms.ModelForm):
+class IssueForm(SafeInputMixin, KRDSFormMixin, forms.ModelForm):
     """File or edit an issue. Choices are limited to what the user may pick."""
 
+    # The model's TextField has no limit; the form has one, which it reports
+    # next to the field while keeping what was typed.
+    description = forms.CharField(
+        label=_("Description"),
+        required=False,
+        max_length=LONG_TEXT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=_("Markdown is supported."),
+    )
     lead_agency = AgencyChoiceField(label=_("Lead agency"), queryset=Agency.objects.none())
     cooperating_agencies = AgencyMultipleChoiceField(
         label=_("Cooperating agencies"),
@@ -64,9 +74,6 @@ class IssueForm(KRDSFormMixin, forms.ModelForm):
             "due_date",
             "assignee",
         ]
-        widgets = {
-            "description": forms.Textarea(attrs={"rows": 8}),
-        }
 
     def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -94,10 +101,8 @@ class IssueForm(KRDSFormMixin, forms.ModelForm):
 
     def _lead_agency_id(self):
         if self.is_bound:
-            try:  # raw input: the field validates it later; here it only narrows choices
-                return int(self.data.get("lead_agency"))
-            except (TypeError, ValueError):
-                return None
+            # Raw input: the field validates it later; here it only narrows choices.
+            return parse_id(self.data.get("lead_agency"))
         if self.instance.pk:
             return self.instance.lead_agency_id
         return self.user.agency_id
@@ -124,12 +129,12 @@ class IssueForm(KRDSFormMixin, forms.ModelForm):
         return cleaned
 
 
-class StatusForm(KRDSFormMixin, forms.Form):
+class StatusForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=Status.choices)
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
-class CommentForm(KRDSFormMixin, forms.Form):
+class CommentForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     body = forms.CharField(
         label=_("Comment"),
         max_length=10_000,
@@ -138,7 +143,7 @@ class CommentForm(KRDSFormMixin, forms.Form):
     )
 
 
-class CooperationAnswerForm(KRDSFormMixin, forms.Form):
+class CooperationAnswerForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     status = forms.ChoiceField(
         label=_("Answer"),
         choices=[
@@ -153,10 +158,12 @@ class CooperationAnswerForm(KRDSFormMixin, forms.Form):
     )
 
 
-class AttachmentForm(KRDSFormMixin, forms.Form):
+class AttachmentForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     file = forms.FileField(
         label=_("File"),
         help_text=_("HWP, HWPX, PDF, Office, images, text or CSV; up to 20 MB."),
+        # static/js/app.js refuses a larger file before uploading it.
+        widget=forms.ClearableFileInput(attrs={"data-max-bytes": MAX_ATTACHMENT_SIZE}),
     )
 
     def clean_file(self):
@@ -166,7 +173,7 @@ class AttachmentForm(KRDSFormMixin, forms.Form):
         return uploaded
 
 
-class IssueFilterForm(KRDSFormMixin, forms.Form):
+class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     """The list's query parameters. Unknown values are ignored, never a 500."""
 
     q = forms.CharField(label=_("Search"), required=False, max_length=100)

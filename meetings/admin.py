@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from agencies.models import Agency
+from core.forms import SafeInputMixin
 
 from . import reminders, services
 from .models import (
@@ -27,11 +28,11 @@ from .models import (
 from .scheduling import MAX_YEAR, MIN_YEAR, schedule_meetings
 
 
-class ScheduleYearForm(forms.Form):
+class ScheduleYearForm(SafeInputMixin, forms.Form):
     year = forms.IntegerField(label=_("Year"), min_value=MIN_YEAR, max_value=MAX_YEAR)
 
 
-class AgendaItemForm(forms.ModelForm):
+class AgendaItemForm(SafeInputMixin, forms.ModelForm):
     """An item about an issue may leave title and presenter empty: the issue's are taken."""
 
     class Meta:
@@ -75,7 +76,7 @@ class AgendaItemInline(admin.TabularInline):
     extra = 0
 
 
-class MeetingAdminForm(forms.ModelForm):
+class MeetingAdminForm(SafeInputMixin, forms.ModelForm):
     """Status changes the site would refuse are refused here too."""
 
     class Meta:

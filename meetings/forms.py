@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency
+from core.forms import LONG_TEXT_MAX_LENGTH, SafeInputMixin
 from gwangju_hub.forms import KRDSFormMixin
 from issues.forms import AgencyChoiceField
 
@@ -17,7 +18,7 @@ class MeetingChoiceField(forms.ModelChoiceField):
         return f"{obj.title} ({starts_at:%Y-%m-%d %H:%M})"
 
 
-class AgendaProposalForm(KRDSFormMixin, forms.Form):
+class AgendaProposalForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     """Put an issue on an upcoming meeting; the choices come from the selector."""
 
     meeting = MeetingChoiceField(label=_("Meeting"), queryset=Meeting.objects.none())
@@ -28,7 +29,7 @@ class AgendaProposalForm(KRDSFormMixin, forms.Form):
         self.fields["meeting"].empty_label = None
 
 
-class AgendaItemAddForm(KRDSFormMixin, forms.Form):
+class AgendaItemAddForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     """The Mayor's office adds an item of its own, e.g. an organization's innovation case."""
 
     title = forms.CharField(label=_("Agenda item"), max_length=200)
@@ -46,7 +47,7 @@ class AgendaItemAddForm(KRDSFormMixin, forms.Form):
         self.fields["presenting_agency"].queryset = Agency.objects.active()
 
 
-class AgendaDecisionForm(KRDSFormMixin, forms.Form):
+class AgendaDecisionForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     decision = forms.CharField(
         label=_("Decision"), max_length=10_000, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -73,13 +74,13 @@ class AgendaDecisionForm(KRDSFormMixin, forms.Form):
         return due
 
 
-class MeetingCancelForm(KRDSFormMixin, forms.Form):
+class MeetingCancelForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     confirm = forms.BooleanField(
         label=_("Yes, cancel this meeting and notify those already reminded"), required=True
     )
 
 
-class MinutesForm(KRDSFormMixin, forms.Form):
+class MinutesForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     minutes = forms.CharField(
         label=_("Minutes"),
         max_length=100_000,
@@ -110,13 +111,13 @@ def _report_text(label, rows: int, **kwargs) -> forms.CharField:
     return forms.CharField(
         label=label,
         required=False,
-        max_length=20_000,
+        max_length=LONG_TEXT_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": rows}),
         **kwargs,
     )
 
 
-class PerformanceReportForm(KRDSFormMixin, forms.Form):
+class PerformanceReportForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     summary = _report_text(_("Summary"), 5, help_text=_("Markdown is supported."))
     achievements = _report_text(_("Achievements"), 8)
     next_year_plan = _report_text(_("Next year's plan"), 6)

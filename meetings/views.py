@@ -8,6 +8,7 @@ POST/redirect/GET.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.contrib import messages
@@ -43,6 +44,7 @@ PAST_PAGE_SIZE = 20
 MIN_YEAR, MAX_YEAR = 2000, 2100
 # How far back the calendar feed reaches; calendars keep what they already have.
 FEED_HISTORY_DAYS = 400
+_CALENDAR_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _get_meeting_for_user(request: HttpRequest, pk: int) -> Meeting:
@@ -108,9 +110,14 @@ def calendar_token(request: HttpRequest) -> HttpResponse:
 @require_GET
 def calendar_feed(request: HttpRequest) -> HttpResponse:
     """The token's owner's meetings as iCalendar; calendar apps cannot log in."""
+    given = request.GET.get("token", "")
+    # Tokens are URL-safe base64 (secrets.token_urlsafe); anything else, NUL
+    # included, is no token at all and never reaches the database.
+    if not _CALENDAR_TOKEN.fullmatch(given):
+        raise Http404
     token = (
         CalendarToken.objects.select_related("user")
-        .filter(token=request.GET.get("token") or "-", user__is_active=True)
+        .filter(token=given, user__is_active=True)
         .first()
     )
     if token is None:
@@ -126,7 +133,9 @@ def calendar_feed(request: HttpRequest) -> HttpResponse:
         )
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="gwangju-hub-meetings.ics"'
-    response["Cache-Control"] = "private, max-age=300"
+    # The token is a login: like every signed-in answer, nothing of it is kept
+    # in a browser's or proxy's cache (calendar apps fetch it afresh anyway).
+    response["Cache-Control"] = "private, no-store"
     response["X-Robots-Tag"] = "noindex"
     return response
 

@@ -1,19 +1,67 @@
-// Gwangju Hub's own behaviour on top of htmx and KRDS. No inline scripts
-// anywhere, so a strict Content-Security-Policy can be switched on later.
+// Gwangju Hub's own behaviour on top of htmx and KRDS. No inline scripts,
+// event handlers or style attributes anywhere: the Content-Security-Policy
+// allows scripts and styles from our static files only.
 (function () {
   "use strict";
 
-  document.addEventListener("htmx:configRequest", function () {
-    // Nothing to add: the CSRF token travels in hx-headers on <body>.
+  // A failed htmx request changes nothing on the page (htmx 2 swaps no 4xx/5xx),
+  // so it must say so: the #htmx-error alert (templates/partials/htmx_error.html)
+  // shows a message for the status, in the page's language (rendered by the
+  // server into data-message-* attributes), until the next request succeeds.
+  // An expired session is not an error here: the server answers HX-Redirect.
+  function errorRegion() {
+    return document.getElementById("htmx-error");
+  }
+
+  function showError(kind) {
+    var region = errorRegion();
+    if (!region) { return; }
+    var text = region.getAttribute("data-message-" + kind) ||
+      region.getAttribute("data-message-other");
+    region.querySelector(".htmx-error__text").textContent = text;
+    region.hidden = false;
+  }
+
+  function clearError() {
+    var region = errorRegion();
+    if (!region || region.hidden) { return; }
+    region.hidden = true;
+    region.querySelector(".htmx-error__text").textContent = "";
+  }
+
+  function kindOf(status) {
+    if (status >= 500) { return "5xx"; }
+    if ([400, 403, 404, 413].indexOf(status) !== -1) { return String(status); }
+    return "other";
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    showError(kindOf(event.detail.xhr.status));
+  });
+  document.addEventListener("htmx:sendError", function () { showError("network"); });
+  document.addEventListener("htmx:timeout", function () { showError("network"); });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.successful) { clearError(); }
+  });
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest(".htmx-error__close")) { clearError(); }
   });
 
-  // An expired session must not swap the login page into a fragment: the
-  // server answers htmx with HX-Redirect, and 4xx/5xx show a readable notice.
-  document.addEventListener("htmx:responseError", function (event) {
-    var target = document.getElementById("htmx-error");
-    if (target) {
-      target.hidden = false;
-      target.focus();
+  // A file over the limit is refused here, before minutes of uploading end in
+  // a 413 (file inputs carry their limit in data-max-bytes; the server checks too).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt.closest && event.detail.elt.closest("form");
+    if (!form) { return; }
+    var inputs = form.querySelectorAll("input[type=file][data-max-bytes]");
+    var tooLarge = Array.prototype.some.call(inputs, function (input) {
+      var limit = Number(input.getAttribute("data-max-bytes"));
+      return Array.prototype.some.call(input.files || [], function (file) {
+        return file.size > limit;
+      });
+    });
+    if (tooLarge) {
+      event.preventDefault();
+      showError("413");
     }
   });
 
