@@ -1,13 +1,16 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import HttpResponseRedirect
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from agencies.models import Agency
 
-from . import services
-from .models import Attachment, Category, Comment, Cooperation, Event, Issue
+from . import notifications, services
+from .models import Attachment, Category, Comment, Cooperation, Event, Issue, Notification
 
 
 @admin.register(Category)
@@ -212,3 +215,90 @@ class EventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class EmailStateFilter(admin.SimpleListFilter):
+    """Where a notification's e-mail stands."""
+
+    title = _("e-mail")
+    parameter_name = "email"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("sent", _("Sent")),
+            ("waiting", _("Due, not sent")),
+            ("failing", _("Failed, retrying")),
+            ("skipped", _("Withheld at send time")),
+            ("none", _("No e-mail owed")),
+        ]
+
+    def queryset(self, request, queryset):
+        unfinished = Q(
+            email_due_at__isnull=False, emailed_at__isnull=True, email_skipped_at__isnull=True
+        )
+        value = self.value()
+        if value == "sent":
+            return queryset.filter(emailed_at__isnull=False)
+        if value == "waiting":
+            return queryset.filter(unfinished, email_due_at__lte=timezone.now())
+        if value == "failing":
+            return queryset.filter(unfinished, attempts__gt=0).exclude(last_error="")
+        if value == "skipped":
+            return queryset.filter(email_skipped_at__isnull=False)
+        if value == "none":
+            return queryset.filter(email_due_at__isnull=True)
+        return queryset
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """Read-only: the notification outbox, so a stuck e-mail can be found and explained."""
+
+    list_display = (
+        "recipient",
+        "event",
+        "email_due_at",
+        "emailed_at",
+        "email_skipped_at",
+        "attempts",
+        "short_error",
+    )
+    list_filter = (EmailStateFilter, "event__kind")
+    search_fields = ("recipient__username", "recipient__email", "event__issue__title")
+    list_select_related = ("recipient", "event__issue")
+    readonly_fields = ("message_id_header",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the row is what keeps each e-mail to one send
+
+    @admin.action(description=_("Retry now (without waiting for the backoff)"))
+    def retry_now(self, request, queryset) -> None:
+        count = notifications.retry_now(queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d e-mail will be tried again by the sweep just queued.",
+                "%(count)d e-mails will be tried again by the sweep just queued.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.display(description="Message-ID")
+    def message_id_header(self, obj: Notification) -> str:
+        return notifications.message_id(obj)
+
+    @admin.display(description=_("last error"))
+    def short_error(self, obj: Notification) -> str:
+        error = obj.last_error.strip().splitlines()[-1] if obj.last_error.strip() else ""
+        return error if len(error) <= 80 else f"{error[:79]}…"

@@ -50,6 +50,7 @@ from django.utils import timezone, translation
 
 from agencies.models import User
 from core import metrics
+from core.broker import enqueue_on_commit
 from core.outbox import Backlog
 
 from . import rules
@@ -188,6 +189,16 @@ def backlog(now: datetime | None = None) -> dict[str, Backlog]:
         .aggregate(due=Count("pk"), oldest=Min("email_due_at"))
     )
     return {PURPOSE: Backlog(row["due"], row["oldest"])}
+
+
+def retry_now(rows: QuerySet[Notification]) -> int:
+    """Clear the backoff of these unsent e-mails and queue a sweep; how many were cleared."""
+    from .tasks import deliver_notifications
+
+    count = _unfinished().filter(pk__in=rows.values("pk")).update(next_attempt_at=None)
+    if count:
+        enqueue_on_commit(deliver_notifications)
+    return count
 
 
 def owed_count() -> int:

@@ -259,17 +259,29 @@ class PerformanceReportAdmin(admin.ModelAdmin):
 
 
 class SentFilter(admin.SimpleListFilter):
-    title = _("sent")
-    parameter_name = "sent"
+    """Where a reminder stands: sent, waiting (due and owed), failing, or not due yet."""
+
+    title = _("state")
+    parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("yes", _("Yes")), ("no", _("No"))]
+        return [
+            ("sent", _("Sent")),
+            ("waiting", _("Due, not sent")),
+            ("failing", _("Failed, retrying")),
+            ("planned", _("Not due yet")),
+        ]
 
     def queryset(self, request, queryset):
-        if self.value() == "yes":
+        now = timezone.now()
+        if self.value() == "sent":
             return queryset.filter(sent_at__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(sent_at__isnull=True)
+        if self.value() == "waiting":
+            return queryset.filter(pk__in=reminders.owed(now).values("pk"))
+        if self.value() == "failing":
+            return queryset.filter(sent_at__isnull=True, attempts__gt=0).exclude(last_error="")
+        if self.value() == "planned":
+            return queryset.filter(sent_at__isnull=True, due_at__gt=now)
         return queryset
 
 
@@ -295,8 +307,9 @@ class ReminderDeliveryAdmin(admin.ModelAdmin):
         "attempts",
         "short_error",
     )
-    list_filter = ("purpose", SentFilter)
+    list_filter = (SentFilter, "purpose", "meeting")
     search_fields = ("meeting__title", "recipient__username", "recipient__email")
+    actions = ["retry_now"]
     list_select_related = ("meeting", "recipient")
     # Shown so an operator can match a mail's Message-ID header to its row.
     readonly_fields = ("message_id_header",)
@@ -312,6 +325,24 @@ class ReminderDeliveryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         # Deleting a row would let the next sweep send that reminder again.
         return False
+
+    @admin.action(description=_("Retry now (without waiting for the backoff)"))
+    def retry_now(self, request: HttpRequest, queryset) -> None:
+        """Clear the backoff of unsent rows and ask the worker for a sweep now.
+
+        The sweep decides, as always, whether each row may still be sent.
+        """
+        count = reminders.retry_now(queryset.filter(sent_at__isnull=True))
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d reminder will be tried again by the sweep just queued.",
+                "%(count)d reminders will be tried again by the sweep just queued.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
     @admin.display(description=_("offset"), ordering="offset")
     def offset_before(self, obj: ReminderDelivery) -> str:

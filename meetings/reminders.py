@@ -68,6 +68,7 @@ from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
 from agencies.models import Agency, Role, User
 from core import metrics
+from core.broker import enqueue_on_commit
 from core.outbox import Backlog
 from issues import rules as issue_rules
 
@@ -382,7 +383,7 @@ def _still_concerned() -> Q:
 def _sendable(now: datetime):
     """Unsent rows that are due, not leased, not backing off, and still worth sending."""
     return (
-        _owed(now)
+        owed(now)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("due_at", "pk")
@@ -397,7 +398,7 @@ def backlog(now: datetime | None = None) -> dict[str, Backlog]:
     """
     now = now or timezone.now()
     rows = (
-        _owed(now)
+        owed(now)
         .order_by()
         .values("purpose")
         .annotate(due=Count("pk"), oldest=Min(Greatest("due_at", "created_at")))
@@ -405,7 +406,17 @@ def backlog(now: datetime | None = None) -> dict[str, Backlog]:
     return {row["purpose"]: Backlog(row["due"], row["oldest"]) for row in rows}
 
 
-def _owed(now: datetime):
+def retry_now(rows) -> int:
+    """Clear the backoff of these unsent rows and queue a sweep; how many were cleared."""
+    from .tasks import send_due_reminders
+
+    count = rows.filter(sent_at__isnull=True).update(next_attempt_at=None)
+    if count:
+        enqueue_on_commit(send_due_reminders)
+    return count
+
+
+def owed(now: datetime):
     """Unsent rows that are due and still worth sending, leased or backing off or not."""
     invited = Meeting.invited_agencies.through.objects.filter(
         meeting_id=OuterRef("meeting_id"), agency_id=OuterRef("recipient__agency_id")

@@ -134,3 +134,72 @@ def test_the_service_refuses_someone_without_the_admin_permission(alice, open_is
         services.issue_update_by_administrator(
             issue=open_issue, actor=alice, expected_version=open_issue.version, title="x"
         )
+
+
+# --- the notification outbox in admin ------------------------------------------------
+
+
+def _changelist(client, **params):
+    return client.get(reverse("admin:issues_notification_changelist"), params)
+
+
+def test_the_outbox_lists_each_notification_e_mail_with_its_state_and_last_error(
+    client, superuser, open_issue, bob
+):
+    from issues.models import Notification
+
+    row = Notification.objects.get(recipient=bob)
+    Notification.objects.filter(pk=row.pk).update(
+        attempts=2, last_error="SMTPServerDisconnected: Connection unexpectedly closed"
+    )
+    client.force_login(superuser)
+
+    failing = _changelist(client, email="failing")
+    sent = _changelist(client, email="sent")
+    detail = client.get(reverse("admin:issues_notification_change", args=[row.pk]))
+
+    assert list(failing.context["cl"].result_list) == [row]
+    assert "Connection unexpectedly closed" in failing.content.decode()
+    assert list(sent.context["cl"].result_list) == []
+    assert "notification." in detail.content.decode()  # the Message-ID an operator can match
+
+
+def test_retry_now_clears_the_backoff_and_the_next_sweep_sends_it(
+    client, superuser, open_issue, bob, mailoutbox
+):
+    import datetime
+
+    from django.utils import timezone
+
+    from issues import notifications
+    from issues.models import Notification
+
+    row = Notification.objects.get(recipient=bob)
+    Notification.objects.filter(pk=row.pk).update(
+        attempts=5, next_attempt_at=timezone.now() + datetime.timedelta(hours=1)
+    )
+    assert notifications.deliver_due().sent == 0  # backing off
+    client.force_login(superuser)
+
+    response = client.post(
+        reverse("admin:issues_notification_changelist"),
+        {"action": "retry_now", "_selected_action": [row.pk]},
+        follow=True,
+        headers={"accept-language": "en"},
+    )
+
+    assert "1 e-mail will be tried again by the sweep just queued." in response.content.decode()
+    assert notifications.deliver_due().sent == 1
+    assert [m.to for m in mailoutbox] == [[bob.email]]
+
+
+def test_outbox_rows_cannot_be_edited_or_deleted_in_admin(client, superuser, open_issue, bob):
+    from issues.models import Notification
+
+    row = Notification.objects.get(recipient=bob)
+    client.force_login(superuser)
+
+    assert (
+        client.post(reverse("admin:issues_notification_delete", args=[row.pk])).status_code == 403
+    )
+    assert client.get(reverse("admin:issues_notification_add")).status_code == 403

@@ -266,18 +266,22 @@ def reminders(year_2027, victor, hana):
     return sent, failing
 
 
-def test_reminder_log_is_read_only_and_filters_by_sent(admin_client, reminders):
+def test_reminder_log_is_read_only_and_filters_by_state(admin_client, reminders):
     sent, failing = reminders
     url = reverse("admin:meetings_reminderdelivery_changelist")
 
     response = admin_client.get(url)
-    unsent = admin_client.get(url, {"sent": "no"})
+    unsent = admin_client.get(url, {"state": "failing"})
+    delivered = admin_client.get(url, {"state": "sent"})
+    of_meeting = admin_client.get(url, {"meeting__id__exact": sent.meeting_id})
 
     assert response.status_code == 200
     page = response.content.decode()
     assert "SMTPServerDisconnected: Connection unexpectedly closed" in page
     assert "7 days" in page and "1 day" in page
     assert [r.pk for r in unsent.context["cl"].result_list] == [failing.pk]
+    assert [r.pk for r in delivered.context["cl"].result_list] == [sent.pk]
+    assert of_meeting.context["cl"].result_count == 2
     assert not response.context["has_add_permission"]
     detail = admin_client.get(reverse("admin:meetings_reminderdelivery_change", args=[sent.pk]))
     assert detail.status_code == 200 and not detail.context["has_change_permission"]
@@ -349,3 +353,23 @@ def test_a_cancelled_meeting_cannot_be_restored_in_admin(admin_client, year_2027
     assert response.status_code == 200
     meeting.refresh_from_db()
     assert meeting.status == MeetingStatus.CANCELLED
+
+
+def test_retry_now_clears_a_reminders_backoff_but_never_touches_a_sent_one(admin_client, reminders):
+    sent, failing = reminders
+    ReminderDelivery.objects.filter(pk=failing.pk).update(
+        next_attempt_at=failing.due_at + timedelta(hours=1)
+    )
+
+    response = admin_client.post(
+        reverse("admin:meetings_reminderdelivery_changelist"),
+        {"action": "retry_now", "_selected_action": [sent.pk, failing.pk]},
+        follow=True,
+        headers={"accept-language": "en"},
+    )
+
+    assert "1 reminder will be tried again by the sweep just queued." in response.content.decode()
+    failing.refresh_from_db()
+    sent.refresh_from_db()
+    assert failing.next_attempt_at is None
+    assert sent.sent_at is not None and sent.attempts == 1
