@@ -29,7 +29,9 @@ PRODUCTION = {
 TWO_REQUESTS = """
 import django
 django.setup()
+from django.core.management import call_command
 from django.test import Client
+call_command("migrate", verbosity=0)  # a database of its own: /healthz reads the outbox
 client = Client()
 first = client.get("/healthz", HTTP_X_REQUEST_ID="lb-7f3a9c2e-0001")
 second = client.get("/no-such-page/")
@@ -41,7 +43,12 @@ def _run(env: dict[str, str], code: str, tmp_path) -> subprocess.CompletedProces
     clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "LOG_FORMAT")}
     return subprocess.run(
         [sys.executable, "-c", code],
-        env={**clean, "VAR_DIR": str(tmp_path), **env},
+        env={
+            **clean,
+            "VAR_DIR": str(tmp_path),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'logs.sqlite3'}",
+            **env,
+        },
         cwd=settings.BASE_DIR,
         capture_output=True,
         text=True,

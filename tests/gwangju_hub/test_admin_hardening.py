@@ -31,10 +31,18 @@ def test_an_autocomplete_field_with_a_value_it_cannot_hold_is_a_form_error(
     client.force_login(superuser)
 
     response = client.post(
-        reverse("admin:issues_issue_add"),
-        {"title": "새 현안", "lead_agency": value, "created_by": value, "priority": "normal"},
+        reverse("admin:issues_issue_change", args=[issue.pk]),
+        {
+            "title": "고친 제목",
+            "lead_agency": value,
+            "assignee": value,
+            "priority": "normal",
+            "status": "open",
+            "visibility": "all",
+            "expected_version": issue.version,
+        },
     )
 
     assert response.status_code == 200
     assert "lead_agency" in response.context["adminform"].form.errors
-    assert Issue.objects.count() == 1
+    assert Issue.objects.get(pk=issue.pk).title == issue.title
