@@ -18,13 +18,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import trigger_client_event
 
 from core.exports import csv_response
+from core.forms import add_service_errors, rebound_at_version
 from core.storage import STORAGE_ERRORS, log_storage_error
-from gwangju_hub.forms import add_service_errors
+from core.views import after_change, page_or_partial
 
-from . import rules, selectors, services
+from . import extensions, rules, selectors, services
 from .forms import (
     AttachmentForm,
     CommentForm,
@@ -36,6 +36,7 @@ from .forms import (
 from .models import Attachment, Cooperation, Issue
 
 PAGE_SIZE = 25
+DETAIL_TEMPLATE = "issues/issue_detail.html"
 
 
 def _get_issue_for_user(request: HttpRequest, pk: int) -> Issue:
@@ -156,16 +157,16 @@ def issue_edit(request: HttpRequest, pk: int) -> HttpResponse:
             # Keep every character the user typed; move the form to the new
             # version so that saving again is a deliberate choice.
             stale = exc.current
-            form = IssueForm(
-                _with_version(request.POST, stale.version), instance=stale, user=request.user
-            )
-            form.is_valid()
-            form.add_error(
-                None,
+            form = rebound_at_version(
+                IssueForm,
+                request.POST,
+                stale.version,
                 _(
                     "Someone else saved this issue while you were editing it. Your changes are "
                     "kept below but were not saved. Check their changes, then save again."
                 ),
+                instance=stale,
+                user=request.user,
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
@@ -175,12 +176,6 @@ def issue_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Your changes were saved."))
             return redirect(issue)
     return render(request, "issues/issue_form.html", {"form": form, "issue": issue, "stale": stale})
-
-
-def _with_version(data, version: int):
-    data = data.copy()
-    data["version"] = str(version)
-    return data
 
 
 @login_required
@@ -204,6 +199,9 @@ def _detail_context(request: HttpRequest, issue: Issue, **forms) -> dict:
     }
     return {
         "issue": issue,
+        "fragments": [
+            {"key": f.key, "url": f.url(issue.pk), "label": f.label} for f in extensions.fragments()
+        ],
         "can_edit": rules.can_edit(user, issue),
         "can_comment": rules.can_comment(user, issue),
         "status_form": forms.get("status_form")
@@ -216,21 +214,22 @@ def _detail_context(request: HttpRequest, issue: Issue, **forms) -> dict:
 
 
 def _after_post(request: HttpRequest, issue: Issue, partial: str, message: str) -> HttpResponse:
-    """PRG without htmx; with htmx, the updated fragment plus an event for the timeline."""
-    if not request.htmx:
-        messages.success(request, message)
-        return redirect(issue)
-    issue = _get_issue_for_user(request, issue.pk)
-    context = _detail_context(request, issue)
-    context["flash"] = message
-    response = render(request, f"issues/issue_detail.html#{partial}", context)
-    return trigger_client_event(response, "issueChanged")
+    # issueChanged: the timeline listens, and shows the change just made.
+    return after_change(
+        request,
+        message=message,
+        page_url=issue.get_absolute_url(),
+        template=DETAIL_TEMPLATE,
+        partial=partial,
+        context=lambda: _detail_context(request, _get_issue_for_user(request, issue.pk)),
+        event="issueChanged",
+    )
 
 
 def _form_errors(request: HttpRequest, issue: Issue, partial: str, **forms) -> HttpResponse:
-    # 200, not 4xx: htmx 2 does not swap error responses, and the user must see the message.
-    template = "issues/issue_detail.html" + (f"#{partial}" if request.htmx else "")
-    return render(request, template, _detail_context(request, issue, **forms))
+    return page_or_partial(
+        request, DETAIL_TEMPLATE, partial, _detail_context(request, issue, **forms)
+    )
 
 
 @login_required

@@ -34,7 +34,7 @@ from agencies.models import Agency
 from core import cache as resilient_cache
 from core.exports import csv_response, xlsx_response
 from issues.models import ACTIVE_STATUSES, DONE_STATUSES, Cooperation, CooperationStatus, Issue
-from issues.selectors import on_upcoming_agenda, resolved_between
+from issues.selectors import resolved_between
 
 from .chart import monthly_bars
 from .models import (
@@ -45,7 +45,7 @@ from .models import (
     ReminderDelivery,
 )
 from .rules import dashboard_scope
-from .selectors import readable_agenda_items
+from .selectors import on_upcoming_agenda, readable_agenda_items
 
 CACHE_SECONDS = 60
 STALE_REQUEST_DAYS = 14

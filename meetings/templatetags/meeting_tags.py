@@ -1,8 +1,4 @@
-"""Meeting helpers for templates, including the issue page's "on the agenda of …" box.
-
-Usage on the issue page: ``{% load meeting_tags %}{% issue_agendas issue user %}``.
-The issues app loads this tag by name only; it never imports meetings code.
-"""
+"""Display helpers for meeting templates: badges and figures."""
 
 from django import template
 
@@ -21,14 +17,6 @@ ITEM_BADGE = {
     AgendaItemStatus.ACCEPTED: "bg-light-primary",
     AgendaItemStatus.REMOVED: "bg-light-gray",
 }
-
-
-@register.inclusion_tag("meetings/partials/issue_agenda.html")
-def issue_agendas(issue, user) -> dict:
-    """The meetings whose agenda holds the issue, and for its proposers a form to add it."""
-    from meetings.views import issue_agenda_context
-
-    return issue_agenda_context(issue, user)
 
 
 @register.filter
