@@ -39,14 +39,18 @@ def test_an_app_imports_only_the_floors_below_it(app):
     assert wrong == {}
 
 
-@pytest.mark.parametrize("app", ["agencies", "issues"])
-def test_a_lower_apps_templates_load_no_higher_apps_tags(app):
-    higher_tags = {"meeting_tags"} if app == "issues" else {"meeting_tags", "issue_tags"}
+def _tag_libraries(app: str) -> set[str]:
+    return {path.stem for path in (ROOT / app / "templatetags").glob("*.py")} - {"__init__"}
+
+
+@pytest.mark.parametrize("app", FLOORS[:-1])
+def test_an_apps_templates_load_no_tag_library_of_a_higher_app(app):
+    higher = set().union(*(_tag_libraries(a) for a in FLOORS[FLOORS.index(app) + 1 :]))
     load = re.compile(r"{%\s*load\s+([^%]+)%}")
     wrong = [
         str(path.relative_to(ROOT))
-        for path in (ROOT / app / "templates").rglob("*.html")
+        for path in (ROOT / app).rglob("templates/**/*.html")
         for match in load.finditer(path.read_text(encoding="utf-8"))
-        if higher_tags & set(match.group(1).split())
+        if higher & set(match.group(1).split())
     ]
     assert wrong == []
