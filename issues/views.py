@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from agencies.http import AuthenticatedHttpRequest
 from core.exports import csv_response
 from core.forms import add_service_errors, rebound_at_version
 from core.storage import STORAGE_ERRORS, log_storage_error
@@ -49,7 +50,7 @@ def _get_issue_for_user(request: HttpRequest, pk: int) -> Issue:
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def issue_list(request: HttpRequest) -> HttpResponse:
+def issue_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = IssueFilterForm(request.GET)
     filters = form.filters()
     issues = selectors.issue_list(user=request.user, filters=filters)
@@ -75,7 +76,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def issue_export(request: HttpRequest) -> StreamingHttpResponse:
+def issue_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
     """The filtered list as CSV, UTF-8 with BOM so Excel opens Korean text."""
     filters = IssueFilterForm(request.GET).filters()
     issues = selectors.with_list_relations(selectors.issue_list(user=request.user, filters=filters))
@@ -116,7 +117,7 @@ def issue_export(request: HttpRequest) -> StreamingHttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def issue_create(request: HttpRequest) -> HttpResponse:
+def issue_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = IssueForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
@@ -135,7 +136,7 @@ def issue_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def issue_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def issue_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     issue = _get_issue_for_user(request, pk)
     if not rules.can_edit(request.user, issue):
         raise PermissionDenied
@@ -181,7 +182,7 @@ def issue_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def issue_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def issue_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     issue = _get_issue_for_user(request, pk)
     context = _detail_context(request, issue)
     template = "issues/issue_detail.html"
@@ -234,7 +235,7 @@ def _form_errors(request: HttpRequest, issue: Issue, partial: str, **forms) -> H
 
 @login_required
 @require_POST
-def issue_change_status(request: HttpRequest, pk: int) -> HttpResponse:
+def issue_change_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     issue = _get_issue_for_user(request, pk)
     if not rules.can_edit(request.user, issue):
         raise PermissionDenied
@@ -264,7 +265,7 @@ def issue_change_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def comment_create(request: HttpRequest, pk: int) -> HttpResponse:
+def comment_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     issue = _get_issue_for_user(request, pk)
     if not rules.can_comment(request.user, issue):
         raise PermissionDenied
@@ -281,7 +282,9 @@ def comment_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def cooperation_answer(request: HttpRequest, pk: int, cooperation_id: int) -> HttpResponse:
+def cooperation_answer(
+    request: AuthenticatedHttpRequest, pk: int, cooperation_id: int
+) -> HttpResponse:
     issue = _get_issue_for_user(request, pk)
     cooperation = get_object_or_404(Cooperation, pk=cooperation_id, issue=issue)
     if not rules.can_answer_cooperation(request.user, cooperation):
@@ -300,7 +303,7 @@ def cooperation_answer(request: HttpRequest, pk: int, cooperation_id: int) -> Ht
 
 @login_required
 @require_POST
-def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
+def attachment_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     issue = _get_issue_for_user(request, pk)
     if not rules.can_attach(request.user, issue):
         raise PermissionDenied
@@ -319,7 +322,9 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
+def attachment_download(
+    request: AuthenticatedHttpRequest, pk: int, attachment_id: int
+) -> HttpResponse:
     """The file, after the same permission check as its issue page.
 
     Streamed through this response rather than redirected to a presigned URL of

@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from agencies.http import AuthenticatedHttpRequest
 from agencies.models import Agency
 from core import cache as resilient_cache
 from core.exports import csv_response, xlsx_response
@@ -364,7 +365,7 @@ def _briefing_readiness(year: int, agencies: list[Agency]) -> dict:
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     allowed = dashboard_scope(user)
     if allowed is None:
@@ -449,7 +450,7 @@ def _export_rows(rows: list[AgencyRow]):
 
 @login_required
 @require_GET
-def dashboard_export(request: HttpRequest, fmt: str) -> HttpResponse:
+def dashboard_export(request: AuthenticatedHttpRequest, fmt: str) -> HttpResponse:
     """The agency table as CSV (UTF-8 with BOM) or XLSX, for the same period."""
     if fmt not in ("csv", "xlsx"):
         raise Http404

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from agencies.http import AuthenticatedHttpRequest
 from agencies.models import Agency
 from core.forms import add_service_errors, rebound_at_version
 from core.views import after_change, page_or_partial
@@ -77,7 +78,7 @@ def _calendar_context(request: HttpRequest) -> dict:
 
 @login_required
 @require_GET
-def meeting_list(request: HttpRequest) -> HttpResponse:
+def meeting_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     upcoming, past = selectors.meeting_list(request.user)
     context = {
         "upcoming": upcoming,
@@ -90,7 +91,7 @@ def meeting_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def calendar_token(request: HttpRequest) -> HttpResponse:
+def calendar_token(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Create or replace the personal feed address (``rotate``), or switch it off (``revoke``)."""
     action = request.POST.get("action")
     if action == "rotate":
@@ -186,7 +187,7 @@ def _detail_context(request: HttpRequest, meeting: Meeting, **forms) -> dict:
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def meeting_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     meeting = _get_meeting_for_user(request, pk)
     template = DETAIL_TEMPLATE
     if request.htmx and request.GET.get("partial") in ("agenda", "minutes"):
@@ -196,7 +197,7 @@ def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def meeting_print(request: HttpRequest, pk: int) -> HttpResponse:
+def meeting_print(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The agenda on A4: accepted items only, in order."""
     meeting = _get_meeting_for_user(request, pk)
     items = [i for i in meeting.agenda_items.all() if i.status == AgendaItemStatus.ACCEPTED]
@@ -226,7 +227,7 @@ def _form_errors(request: HttpRequest, meeting: Meeting, partial: str, **forms) 
 
 @login_required
 @require_POST
-def agenda_add(request: HttpRequest, pk: int) -> HttpResponse:
+def agenda_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     meeting = _get_meeting_for_user(request, pk)
     if not rules.can_manage_meeting(request.user, meeting):
         raise PermissionDenied
@@ -243,7 +244,7 @@ def agenda_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def agenda_accept(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
+def agenda_accept(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> HttpResponse:
     meeting, item = _get_managed_item(request, pk, item_id)
     services.agenda_item_accept(item=item, actor=request.user)
     return _after_post(request, meeting, "agenda", _("The item was accepted."))
@@ -251,7 +252,7 @@ def agenda_accept(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def agenda_remove(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
+def agenda_remove(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> HttpResponse:
     meeting, item = _get_managed_item(request, pk, item_id)
     services.agenda_item_remove(item=item, actor=request.user)
     return _after_post(request, meeting, "agenda", _("The item was removed from the agenda."))
@@ -259,7 +260,7 @@ def agenda_remove(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def agenda_move(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
+def agenda_move(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> HttpResponse:
     meeting, item = _get_managed_item(request, pk, item_id)
     direction = request.POST.get("direction")
     if direction not in ("up", "down"):
@@ -270,7 +271,7 @@ def agenda_move(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def agenda_decide(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
+def agenda_decide(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> HttpResponse:
     meeting, item = _get_managed_item(request, pk, item_id)
     form = AgendaDecisionForm(request.POST, item=item)
     if form.is_valid():
@@ -285,7 +286,7 @@ def agenda_decide(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def meeting_minutes(request: HttpRequest, pk: int) -> HttpResponse:
+def meeting_minutes(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     meeting = _get_meeting_for_user(request, pk)
     if not rules.can_manage_meeting(request.user, meeting):
         raise PermissionDenied
@@ -307,7 +308,7 @@ def meeting_minutes(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def meeting_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def meeting_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     meeting = _get_meeting_for_user(request, pk)
     if not rules.can_manage_meeting(request.user, meeting):
         raise PermissionDenied
@@ -344,7 +345,7 @@ def issue_agenda_context(issue: Issue, user, *, form=None, flash: str = "") -> d
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def issue_agenda(request: HttpRequest, issue_id: int) -> HttpResponse:
+def issue_agenda(request: AuthenticatedHttpRequest, issue_id: int) -> HttpResponse:
     """The issue page's "On the agenda" box: loaded into the page by htmx, or a page of
     its own for a browser without JavaScript (the link the box stands in for)."""
     issue = _visible_or_404(Issue.objects.visible_to(request.user), str(issue_id))
@@ -356,7 +357,7 @@ def issue_agenda(request: HttpRequest, issue_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def agenda_propose(request: HttpRequest) -> HttpResponse:
+def agenda_propose(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A head or vice-head puts their agency's issue on an upcoming meeting's agenda."""
     user = request.user
     issue = _visible_or_404(Issue.objects.visible_to(user), request.POST.get("issue"))
@@ -406,7 +407,7 @@ def _check_year(year: int) -> None:
 
 @login_required
 @require_GET
-def performance_overview(request: HttpRequest, year: int) -> HttpResponse:
+def performance_overview(request: AuthenticatedHttpRequest, year: int) -> HttpResponse:
     """Every organization: report submitted or not, and its computed issue figures."""
     _check_year(year)
     rows = selectors.performance_statistics(year, viewer=request.user)
@@ -423,7 +424,7 @@ def performance_overview(request: HttpRequest, year: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def performance_print(request: HttpRequest, year: int) -> HttpResponse:
+def performance_print(request: AuthenticatedHttpRequest, year: int) -> HttpResponse:
     """The briefing book on A4: one organization per page, submitted reports only."""
     _check_year(year)
     context = {
@@ -437,7 +438,9 @@ def performance_print(request: HttpRequest, year: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def performance_report(request: HttpRequest, year: int, agency_slug: str) -> HttpResponse:
+def performance_report(
+    request: AuthenticatedHttpRequest, year: int, agency_slug: str
+) -> HttpResponse:
     _check_year(year)
     user = request.user
     agency = get_object_or_404(Agency.objects.public_organizations(), slug=agency_slug)
