@@ -14,6 +14,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from .http import AuthenticatedHttpRequest
 from .middleware import session_clock, session_record_activity
 
 
@@ -60,7 +61,7 @@ def lockout_response(
 
 @require_POST
 @login_required
-def session_extend(request: HttpRequest) -> JsonResponse:
+def session_extend(request: AuthenticatedHttpRequest) -> JsonResponse:
     """ "Stay logged in" in the session dialog: restart the idle clock, stay on the page."""
     session_record_activity(request.session, force=True)
     return JsonResponse(session_clock(request.session).as_dict())

@@ -132,3 +132,50 @@ def _values(data, key: str) -> list:
         return data.getlist(key)
     value = data[key]
     return list(value) if isinstance(value, list | tuple) else [value]
+
+
+class KRDSFormMixin:
+    """Give each widget the KRDS class for its kind, so templates stay plain."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.Select | forms.SelectMultiple):
+                css = "krds-form-select"
+            elif isinstance(
+                widget, forms.CheckboxInput | forms.CheckboxSelectMultiple | forms.RadioSelect
+            ):
+                css = ""
+            else:
+                css = "krds-input"
+            if css:
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+
+
+def add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Show a service's ValidationError in the form the user submitted.
+
+    Services validate again (they are also called from tasks and commands);
+    their errors land on the matching field, or on the form as a whole.
+    """
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def rebound_at_version(form_class, data, version: int, message: str, **kwargs):
+    """The form as submitted, moved to ``version``, with ``message`` above it.
+
+    For "someone else saved first": every character the person typed stays,
+    and saving again from this form is a deliberate choice against the new
+    version. ``kwargs`` go to the form (``instance``, ``user``, …).
+    """
+    data = data.copy()
+    data["version"] = str(version)
+    form = form_class(data, **kwargs)
+    form.is_valid()
+    form.add_error(None, message)
+    return form

@@ -12,11 +12,12 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, QuerySet, Value, When
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from agencies.http import AuthenticatedHttpRequest
 from issues.models import Issue, Notification
 from meetings.models import Meeting, ReminderNotice, ReminderPurpose
 from meetings.reminders import report_deadline
@@ -47,7 +48,7 @@ def unread_reminder_count(user) -> int:
 
 @login_required
 @require_GET
-def notification_list(request: HttpRequest) -> HttpResponse:
+def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     reminders = list(
         reminder_notices_for(request.user).order_by(
             Case(When(read_at=None, then=Value(0)), default=Value(1), output_field=IntegerField()),
@@ -73,7 +74,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+def notification_open(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Mark an issue notification read and go to its issue."""
     notification = get_object_or_404(issue_notifications_for(request.user), pk=pk)
     if notification.read_at is None:
@@ -84,7 +85,7 @@ def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def reminder_open(request: HttpRequest, pk: int) -> HttpResponse:
+def reminder_open(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Mark a reminder notice read and go to its meeting."""
     notice = get_object_or_404(reminder_notices_for(request.user), pk=pk)
     if notice.read_at is None:
@@ -95,7 +96,7 @@ def reminder_open(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def mark_all_read(request: HttpRequest) -> HttpResponse:
+def mark_all_read(request: AuthenticatedHttpRequest) -> HttpResponse:
     now = timezone.now()
     Notification.objects.filter(recipient=request.user, read_at=None).update(read_at=now)
     ReminderNotice.objects.filter(recipient=request.user, read_at=None).update(read_at=now)

@@ -8,6 +8,7 @@ from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from agencies.http import AuthenticatedHttpRequest
 from core import health
 from meetings.rules import dashboard_scope
 
@@ -17,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The Mayor's office (and administrators) start on the dashboard, everyone else
     on the issue list (CONTRACT.md). Heads and vice-heads reach their agency's
     dashboard from the menu."""

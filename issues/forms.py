@@ -7,8 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency, User
-from core.forms import LONG_TEXT_MAX_LENGTH, SafeInputMixin, parse_id
-from gwangju_hub.forms import KRDSFormMixin
+from core.forms import LONG_TEXT_MAX_LENGTH, KRDSFormMixin, SafeInputMixin, parse_id
 
 from .filetypes import MAX_ATTACHMENT_SIZE
 from .models import Category, CooperationStatus, Issue, Priority, Status

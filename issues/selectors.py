@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from agencies.models import Agency
 
+from . import extensions
 from .models import (
     ACTIVE_STATUSES,
     DONE_STATUSES,
@@ -99,8 +100,8 @@ def issue_list(*, user, filters: IssueFilters) -> QuerySet[Issue]:
                 Cooperation.objects.filter(issue=OuterRef("pk"), status=CooperationStatus.REQUESTED)
             )
         )
-    if filters.on_agenda:
-        issues = issues.filter(on_upcoming_agenda())
+    if filters.on_agenda and (condition := extensions.filter_condition("agenda")) is not None:
+        issues = issues.filter(condition)
     return _sorted(issues, filters.sort)
 
 
@@ -135,21 +136,6 @@ def resolved_between(start: date | None, end: date | None, prefix: str = "") -> 
 
 def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def on_upcoming_agenda(prefix: str = "") -> Q:
-    """Issues on the agenda of a scheduled meeting still ahead.
-
-    Uses the reverse relation from meetings' AgendaItem by name only: the
-    issues app never imports meetings (apps import downward).
-    """
-    item = Q(
-        **{
-            f"{prefix}agenda_items__meeting__status": "scheduled",
-            f"{prefix}agenda_items__meeting__starts_at__gt": timezone.now(),
-        }
-    ) & ~Q(**{f"{prefix}agenda_items__status": "removed"})
-    return Q(pk__in=Issue.objects.filter(item).values("pk"))
 
 
 def _sorted(issues: QuerySet[Issue], sort: str) -> QuerySet[Issue]:

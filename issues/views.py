@@ -18,13 +18,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import trigger_client_event
 
+from agencies.http import AuthenticatedHttpRequest
 from core.exports import csv_response
+from core.forms import add_service_errors, rebound_at_version
 from core.storage import STORAGE_ERRORS, log_storage_error
-from gwangju_hub.forms import add_service_errors
+from core.views import after_change, page_or_partial
 
-from . import rules, selectors, services
+from . import extensions, rules, selectors, services
 from .forms import (
     AttachmentForm,
     CommentForm,
@@ -36,6 +37,7 @@ from .forms import (
 from .models import Attachment, Cooperation, Issue
 
 PAGE_SIZE = 25
+DETAIL_TEMPLATE = "issues/issue_detail.html"
 
 
 def _get_issue_for_user(request: HttpRequest, pk: int) -> Issue:
@@ -48,7 +50,7 @@ def _get_issue_for_user(request: HttpRequest, pk: int) -> Issue:
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def issue_list(request: HttpRequest) -> HttpResponse:
+def issue_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = IssueFilterForm(request.GET)
     filters = form.filters()
     issues = selectors.issue_list(user=request.user, filters=filters)
@@ -74,7 +76,7 @@ def issue_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def issue_export(request: HttpRequest) -> StreamingHttpResponse:
+def issue_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
     """The filtered list as CSV, UTF-8 with BOM so Excel opens Korean text."""
     filters = IssueFilterForm(request.GET).filters()
     issues = selectors.with_list_relations(selectors.issue_list(user=request.user, filters=filters))
@@ -115,7 +117,7 @@ def issue_export(request: HttpRequest) -> StreamingHttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def issue_create(request: HttpRequest) -> HttpResponse:
+def issue_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = IssueForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
@@ -134,7 +136,7 @@ def issue_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def issue_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def issue_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     issue = _get_issue_for_user(request, pk)
     if not rules.can_edit(request.user, issue):
         raise PermissionDenied
@@ -156,16 +158,16 @@ def issue_edit(request: HttpRequest, pk: int) -> HttpResponse:
             # Keep every character the user typed; move the form to the new
             # version so that saving again is a deliberate choice.
             stale = exc.current
-            form = IssueForm(
-                _with_version(request.POST, stale.version), instance=stale, user=request.user
-            )
-            form.is_valid()
-            form.add_error(
-                None,
+            form = rebound_at_version(
+                IssueForm,
+                request.POST,
+                stale.version,
                 _(
                     "Someone else saved this issue while you were editing it. Your changes are "
                     "kept below but were not saved. Check their changes, then save again."
                 ),
+                instance=stale,
+                user=request.user,
             )
         except ValidationError as exc:
             add_service_errors(form, exc)
@@ -177,16 +179,10 @@ def issue_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "issues/issue_form.html", {"form": form, "issue": issue, "stale": stale})
 
 
-def _with_version(data, version: int):
-    data = data.copy()
-    data["version"] = str(version)
-    return data
-
-
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def issue_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def issue_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     issue = _get_issue_for_user(request, pk)
     context = _detail_context(request, issue)
     template = "issues/issue_detail.html"
@@ -204,6 +200,9 @@ def _detail_context(request: HttpRequest, issue: Issue, **forms) -> dict:
     }
     return {
         "issue": issue,
+        "fragments": [
+            {"key": f.key, "url": f.url(issue.pk), "label": f.label} for f in extensions.fragments()
+        ],
         "can_edit": rules.can_edit(user, issue),
         "can_comment": rules.can_comment(user, issue),
         "status_form": forms.get("status_form")
@@ -216,26 +215,27 @@ def _detail_context(request: HttpRequest, issue: Issue, **forms) -> dict:
 
 
 def _after_post(request: HttpRequest, issue: Issue, partial: str, message: str) -> HttpResponse:
-    """PRG without htmx; with htmx, the updated fragment plus an event for the timeline."""
-    if not request.htmx:
-        messages.success(request, message)
-        return redirect(issue)
-    issue = _get_issue_for_user(request, issue.pk)
-    context = _detail_context(request, issue)
-    context["flash"] = message
-    response = render(request, f"issues/issue_detail.html#{partial}", context)
-    return trigger_client_event(response, "issueChanged")
+    # issueChanged: the timeline listens, and shows the change just made.
+    return after_change(
+        request,
+        message=message,
+        page_url=issue.get_absolute_url(),
+        template=DETAIL_TEMPLATE,
+        partial=partial,
+        context=lambda: _detail_context(request, _get_issue_for_user(request, issue.pk)),
+        event="issueChanged",
+    )
 
 
 def _form_errors(request: HttpRequest, issue: Issue, partial: str, **forms) -> HttpResponse:
-    # 200, not 4xx: htmx 2 does not swap error responses, and the user must see the message.
-    template = "issues/issue_detail.html" + (f"#{partial}" if request.htmx else "")
-    return render(request, template, _detail_context(request, issue, **forms))
+    return page_or_partial(
+        request, DETAIL_TEMPLATE, partial, _detail_context(request, issue, **forms)
+    )
 
 
 @login_required
 @require_POST
-def issue_change_status(request: HttpRequest, pk: int) -> HttpResponse:
+def issue_change_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     issue = _get_issue_for_user(request, pk)
     if not rules.can_edit(request.user, issue):
         raise PermissionDenied
@@ -265,7 +265,7 @@ def issue_change_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def comment_create(request: HttpRequest, pk: int) -> HttpResponse:
+def comment_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     issue = _get_issue_for_user(request, pk)
     if not rules.can_comment(request.user, issue):
         raise PermissionDenied
@@ -282,7 +282,9 @@ def comment_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def cooperation_answer(request: HttpRequest, pk: int, cooperation_id: int) -> HttpResponse:
+def cooperation_answer(
+    request: AuthenticatedHttpRequest, pk: int, cooperation_id: int
+) -> HttpResponse:
     issue = _get_issue_for_user(request, pk)
     cooperation = get_object_or_404(Cooperation, pk=cooperation_id, issue=issue)
     if not rules.can_answer_cooperation(request.user, cooperation):
@@ -301,7 +303,7 @@ def cooperation_answer(request: HttpRequest, pk: int, cooperation_id: int) -> Ht
 
 @login_required
 @require_POST
-def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
+def attachment_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     issue = _get_issue_for_user(request, pk)
     if not rules.can_attach(request.user, issue):
         raise PermissionDenied
@@ -320,7 +322,9 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
+def attachment_download(
+    request: AuthenticatedHttpRequest, pk: int, attachment_id: int
+) -> HttpResponse:
     """The file, after the same permission check as its issue page.
 
     Streamed through this response rather than redirected to a presigned URL of

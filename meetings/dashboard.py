@@ -30,11 +30,12 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from agencies.http import AuthenticatedHttpRequest
 from agencies.models import Agency
 from core import cache as resilient_cache
 from core.exports import csv_response, xlsx_response
 from issues.models import ACTIVE_STATUSES, DONE_STATUSES, Cooperation, CooperationStatus, Issue
-from issues.selectors import on_upcoming_agenda, resolved_between
+from issues.selectors import resolved_between
 
 from .chart import monthly_bars
 from .models import (
@@ -45,7 +46,7 @@ from .models import (
     ReminderDelivery,
 )
 from .rules import dashboard_scope
-from .selectors import readable_agenda_items
+from .selectors import on_upcoming_agenda, readable_agenda_items
 
 CACHE_SECONDS = 60
 STALE_REQUEST_DAYS = 14
@@ -364,7 +365,7 @@ def _briefing_readiness(year: int, agencies: list[Agency]) -> dict:
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     allowed = dashboard_scope(user)
     if allowed is None:
@@ -449,7 +450,7 @@ def _export_rows(rows: list[AgencyRow]):
 
 @login_required
 @require_GET
-def dashboard_export(request: HttpRequest, fmt: str) -> HttpResponse:
+def dashboard_export(request: AuthenticatedHttpRequest, fmt: str) -> HttpResponse:
     """The agency table as CSV (UTF-8 with BOM) or XLSX, for the same period."""
     if fmt not in ("csv", "xlsx"):
         raise Http404

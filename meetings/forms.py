@@ -5,8 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency
-from core.forms import LONG_TEXT_MAX_LENGTH, SafeInputMixin
-from gwangju_hub.forms import KRDSFormMixin
+from core.forms import LONG_TEXT_MAX_LENGTH, KRDSFormMixin, SafeInputMixin
 from issues.forms import AgencyChoiceField
 
 from .models import AgendaItem, AgendaItemKind, Meeting, PerformanceReport

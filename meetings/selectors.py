@@ -24,7 +24,7 @@ from agencies.models import Agency
 from issues.models import DONE_STATUSES, Cooperation, CooperationStatus, Issue
 
 from . import rules
-from .models import AgendaItem, AgendaItemStatus, Meeting, PerformanceReport
+from .models import AgendaItem, AgendaItemStatus, Meeting, MeetingStatus, PerformanceReport
 
 
 def readable_agenda_items(user, prefix: str = "") -> Q:
@@ -39,6 +39,19 @@ def readable_agenda_items(user, prefix: str = "") -> Q:
     return Q(**{f"{prefix}issue__isnull": True}) | Q(
         **{f"{prefix}issue__in": Issue.objects.visible_to(user).values("pk")}
     )
+
+
+def on_upcoming_agenda() -> Q:
+    """Issues on the agenda of a scheduled meeting still ahead (and not taken off it).
+
+    The condition behind ``/issues/?agenda=1`` (registered with
+    ``issues.extensions`` in MeetingsConfig.ready) and the dashboard's
+    "on an upcoming agenda" figure.
+    """
+    items = AgendaItem.objects.filter(
+        meeting__status=MeetingStatus.SCHEDULED, meeting__starts_at__gt=timezone.now()
+    ).exclude(status=AgendaItemStatus.REMOVED)
+    return Q(pk__in=items.values("issue_id"))
 
 
 def meeting_list(user, now: datetime | None = None) -> tuple[QuerySet[Meeting], QuerySet[Meeting]]:

@@ -17,6 +17,8 @@ urlpatterns = [
     path("calendar.ics", views.calendar_feed, name="calendar"),
     path("calendar/token/", views.calendar_token, name="calendar_token"),
     path("agenda/propose/", views.agenda_propose, name="agenda_propose"),
+    # The issue page's agenda box (issues/extensions.py).
+    path("issues/<int:issue_id>/", views.issue_agenda, name="issue_agenda"),
     path("<int:pk>/", views.meeting_detail, name="detail"),
     path("<int:pk>/print/", views.meeting_print, name="print"),
     path("<int:pk>/minutes/", views.meeting_minutes, name="minutes"),

@@ -22,10 +22,11 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import trigger_client_event
 
+from agencies.http import AuthenticatedHttpRequest
 from agencies.models import Agency
-from gwangju_hub.forms import add_service_errors
+from core.forms import add_service_errors, rebound_at_version
+from core.views import after_change, page_or_partial
 from issues.models import Issue
 
 from . import ics, rules, selectors, services
@@ -40,6 +41,7 @@ from .forms import (
 from .models import AgendaItem, AgendaItemStatus, CalendarToken, Meeting, PerformanceReport
 
 PAST_PAGE_SIZE = 20
+DETAIL_TEMPLATE = "meetings/meeting_detail.html"
 # Years the performance pages answer for; anything else is a 404, not an empty page.
 MIN_YEAR, MAX_YEAR = 2000, 2100
 # How far back the calendar feed reaches; calendars keep what they already have.
@@ -76,7 +78,7 @@ def _calendar_context(request: HttpRequest) -> dict:
 
 @login_required
 @require_GET
-def meeting_list(request: HttpRequest) -> HttpResponse:
+def meeting_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     upcoming, past = selectors.meeting_list(request.user)
     context = {
         "upcoming": upcoming,
@@ -89,7 +91,7 @@ def meeting_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def calendar_token(request: HttpRequest) -> HttpResponse:
+def calendar_token(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Create or replace the personal feed address (``rotate``), or switch it off (``revoke``)."""
     action = request.POST.get("action")
     if action == "rotate":
@@ -185,9 +187,9 @@ def _detail_context(request: HttpRequest, meeting: Meeting, **forms) -> dict:
 @login_required
 @require_GET
 @vary_on_headers("HX-Request")
-def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def meeting_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     meeting = _get_meeting_for_user(request, pk)
-    template = "meetings/meeting_detail.html"
+    template = DETAIL_TEMPLATE
     if request.htmx and request.GET.get("partial") in ("agenda", "minutes"):
         template += "#" + request.GET["partial"]
     return render(request, template, _detail_context(request, meeting))
@@ -195,7 +197,7 @@ def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def meeting_print(request: HttpRequest, pk: int) -> HttpResponse:
+def meeting_print(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The agenda on A4: accepted items only, in order."""
     meeting = _get_meeting_for_user(request, pk)
     items = [i for i in meeting.agenda_items.all() if i.status == AgendaItemStatus.ACCEPTED]
@@ -207,25 +209,25 @@ def meeting_print(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _after_post(request: HttpRequest, meeting: Meeting, partial: str, message: str) -> HttpResponse:
-    """PRG without htmx; with htmx, the refreshed fragment and an ``agendaChanged`` event."""
-    if not request.htmx:
-        messages.success(request, message)
-        return redirect(meeting.get_absolute_url() + f"#{partial}")
-    meeting = _get_meeting_for_user(request, meeting.pk)
-    context = _detail_context(request, meeting) | {"flash": message}
-    response = render(request, f"meetings/meeting_detail.html#{partial}", context)
-    return trigger_client_event(response, "agendaChanged")
+    return after_change(
+        request,
+        message=message,
+        page_url=meeting.get_absolute_url() + f"#{partial}",
+        template=DETAIL_TEMPLATE,
+        partial=partial,
+        context=lambda: _detail_context(request, _get_meeting_for_user(request, meeting.pk)),
+    )
 
 
 def _form_errors(request: HttpRequest, meeting: Meeting, partial: str, **forms) -> HttpResponse:
-    # 200, not 4xx: htmx 2 does not swap error responses, and the user must see the message.
-    template = "meetings/meeting_detail.html" + (f"#{partial}" if request.htmx else "")
-    return render(request, template, _detail_context(request, meeting, **forms))
+    return page_or_partial(
+        request, DETAIL_TEMPLATE, partial, _detail_context(request, meeting, **forms)
+    )
 
 
 @login_required
 @require_POST
-def agenda_add(request: HttpRequest, pk: int) -> HttpResponse:
+def agenda_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     meeting = _get_meeting_for_user(request, pk)
     if not rules.can_manage_meeting(request.user, meeting):
         raise PermissionDenied
@@ -242,7 +244,7 @@ def agenda_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def agenda_accept(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
+def agenda_accept(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> HttpResponse:
     meeting, item = _get_managed_item(request, pk, item_id)
     services.agenda_item_accept(item=item, actor=request.user)
     return _after_post(request, meeting, "agenda", _("The item was accepted."))
@@ -250,7 +252,7 @@ def agenda_accept(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def agenda_remove(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
+def agenda_remove(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> HttpResponse:
     meeting, item = _get_managed_item(request, pk, item_id)
     services.agenda_item_remove(item=item, actor=request.user)
     return _after_post(request, meeting, "agenda", _("The item was removed from the agenda."))
@@ -258,7 +260,7 @@ def agenda_remove(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def agenda_move(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
+def agenda_move(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> HttpResponse:
     meeting, item = _get_managed_item(request, pk, item_id)
     direction = request.POST.get("direction")
     if direction not in ("up", "down"):
@@ -269,7 +271,7 @@ def agenda_move(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def agenda_decide(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
+def agenda_decide(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> HttpResponse:
     meeting, item = _get_managed_item(request, pk, item_id)
     form = AgendaDecisionForm(request.POST, item=item)
     if form.is_valid():
@@ -284,7 +286,7 @@ def agenda_decide(request: HttpRequest, pk: int, item_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def meeting_minutes(request: HttpRequest, pk: int) -> HttpResponse:
+def meeting_minutes(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     meeting = _get_meeting_for_user(request, pk)
     if not rules.can_manage_meeting(request.user, meeting):
         raise PermissionDenied
@@ -306,7 +308,7 @@ def meeting_minutes(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def meeting_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def meeting_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     meeting = _get_meeting_for_user(request, pk)
     if not rules.can_manage_meeting(request.user, meeting):
         raise PermissionDenied
@@ -341,8 +343,21 @@ def issue_agenda_context(issue: Issue, user, *, form=None, flash: str = "") -> d
 
 
 @login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def issue_agenda(request: AuthenticatedHttpRequest, issue_id: int) -> HttpResponse:
+    """The issue page's "On the agenda" box: loaded into the page by htmx, or a page of
+    its own for a browser without JavaScript (the link the box stands in for)."""
+    issue = _visible_or_404(Issue.objects.visible_to(request.user), str(issue_id))
+    context = issue_agenda_context(issue, request.user)
+    if request.htmx:
+        return render(request, "meetings/partials/issue_agenda.html", context)
+    return render(request, "meetings/issue_agenda_page.html", context)
+
+
+@login_required
 @require_POST
-def agenda_propose(request: HttpRequest) -> HttpResponse:
+def agenda_propose(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A head or vice-head puts their agency's issue on an upcoming meeting's agenda."""
     user = request.user
     issue = _visible_or_404(Issue.objects.visible_to(user), request.POST.get("issue"))
@@ -365,8 +380,7 @@ def agenda_propose(request: HttpRequest) -> HttpResponse:
             messages.success(request, message)
             return redirect(issue)
         context = issue_agenda_context(issue, user, flash=message)
-        response = render(request, "meetings/partials/issue_agenda.html", context)
-        return trigger_client_event(response, "agendaChanged")
+        return render(request, "meetings/partials/issue_agenda.html", context)
     if not request.htmx:
         for errors in form.errors.values():
             for error in errors:
@@ -393,7 +407,7 @@ def _check_year(year: int) -> None:
 
 @login_required
 @require_GET
-def performance_overview(request: HttpRequest, year: int) -> HttpResponse:
+def performance_overview(request: AuthenticatedHttpRequest, year: int) -> HttpResponse:
     """Every organization: report submitted or not, and its computed issue figures."""
     _check_year(year)
     rows = selectors.performance_statistics(year, viewer=request.user)
@@ -410,7 +424,7 @@ def performance_overview(request: HttpRequest, year: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def performance_print(request: HttpRequest, year: int) -> HttpResponse:
+def performance_print(request: AuthenticatedHttpRequest, year: int) -> HttpResponse:
     """The briefing book on A4: one organization per page, submitted reports only."""
     _check_year(year)
     context = {
@@ -424,7 +438,9 @@ def performance_print(request: HttpRequest, year: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def performance_report(request: HttpRequest, year: int, agency_slug: str) -> HttpResponse:
+def performance_report(
+    request: AuthenticatedHttpRequest, year: int, agency_slug: str
+) -> HttpResponse:
     _check_year(year)
     user = request.user
     agency = get_object_or_404(Agency.objects.public_organizations(), slug=agency_slug)
@@ -450,16 +466,15 @@ def performance_report(request: HttpRequest, year: int, agency_slug: str) -> Htt
             # Keep what the user typed; move the form to the new version so
             # that saving again is a deliberate choice.
             stale, report = True, exc.current
-            post = request.POST.copy()
-            post["version"] = str(report.version if report else 0)
-            form = PerformanceReportForm(post, report=report)
-            form.is_valid()
-            form.add_error(
-                None,
+            form = rebound_at_version(
+                PerformanceReportForm,
+                request.POST,
+                report.version if report else 0,
                 _(
                     "Someone else saved this report while you were editing it. Your text is "
                     "kept below but was not saved. Check their version, then save again."
                 ),
+                report=report,
             )
         except ValidationError as exc:
             add_service_errors(form, exc)

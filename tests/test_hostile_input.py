@@ -284,6 +284,8 @@ def path_values(route: Route, world) -> list[dict[str, object]]:
             },
             {"pk": HUGE, "cooperation_id": 0, "attachment_id": HUGE},
         ]
+    if route.name == "meetings:issue_agenda":  # the issue page's agenda box
+        return [{"issue_id": pk} for pk in (world.open.pk, world.hidden.pk, HUGE)]
     if namespace == "meetings":
         return [
             {"pk": world.ours.pk, "item_id": world.our_item.pk},

@@ -1,4 +1,4 @@
-"""Display helpers for issues: badges and timeline values."""
+"""Display helpers for issues: timeline values. (Badges and generic helpers: core's ``ui``.)"""
 
 from django import template
 from django.utils.dateparse import parse_date
@@ -30,27 +30,6 @@ CHOICES = {
     "cooperation": dict(CooperationStatus.choices),
 }
 
-# KRDS badge variants per value; words carry the meaning, colour only helps.
-STATUS_BADGE = {
-    "open": "bg-light-primary",
-    "in_progress": "bg-light-information",
-    "on_hold": "bg-light-warning",
-    "resolved": "bg-light-success",
-    "closed": "bg-light-gray",
-}
-PRIORITY_BADGE = {
-    "low": "outline-gray",
-    "normal": "outline-primary",
-    "high": "outline-warning",
-    "urgent": "bg-danger",
-}
-ANSWER_BADGE = {
-    "requested": "bg-light-warning",
-    "accepted": "bg-light-primary",
-    "declined": "bg-light-danger",
-    "done": "bg-light-success",
-}
-
 
 @register.filter
 def field_label(field: str) -> str:
@@ -73,40 +52,8 @@ def change_value(value, field: str) -> str:
 
 
 @register.filter
-def status_badge(value: str) -> str:
-    return STATUS_BADGE.get(value, "bg-light-gray")
-
-
-@register.filter
-def priority_badge(value: str) -> str:
-    return PRIORITY_BADGE.get(value, "outline-gray")
-
-
-@register.filter
-def answer_badge(value: str) -> str:
-    return ANSWER_BADGE.get(value, "bg-light-gray")
-
-
-@register.filter
-def filesize_kb(size: int) -> str:
-    if size < 1024 * 1024:
-        return f"{max(1, round(size / 1024))} KB"
-    return f"{size / 1024 / 1024:.1f} MB"
-
-
-@register.simple_tag
-def page_url(query: str, number: int) -> str:
-    return f"?{query}&page={number}" if query else f"?page={number}"
-
-
-@register.filter
 def is_overdue(issue: Issue) -> bool:
     return issue.is_overdue
-
-
-@register.filter
-def get_item(mapping: dict, key):
-    return mapping.get(key) if mapping else None
 
 
 @register.simple_tag

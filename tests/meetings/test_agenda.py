@@ -8,7 +8,6 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -349,7 +348,6 @@ def test_proposing_with_htmx_returns_the_agenda_box(client, victor, upcoming, is
     client.force_login(victor)
     response = _propose(client, issue, upcoming, HX_Request="true")
     assert response.status_code == 200
-    assert "agendaChanged" in response["HX-Trigger"]
     html = response.content.decode()
     assert 'id="issue-agenda"' in html
     assert upcoming.title in html
@@ -393,9 +391,39 @@ def test_staff_get_403_when_proposing(client, alice, upcoming, issue):
 
 
 def _render_box(issue, user):
-    template = Template("{% load meeting_tags %}{% issue_agendas issue user %}")
+    from django.template.loader import render_to_string
+
+    from meetings.views import issue_agenda_context
+
     with translation.override("en"):
-        return template.render(Context({"issue": issue, "user": user, "csrf_token": "t"}))
+        context = issue_agenda_context(issue, user) | {"csrf_token": "t"}
+        return render_to_string("meetings/partials/issue_agenda.html", context)
+
+
+def test_the_issue_page_loads_the_box_from_meetings_with_a_link_as_fallback(client, issue, alice):
+    client.force_login(alice)
+    box_url = reverse("meetings:issue_agenda", args=[issue.pk])
+
+    page = client.get(issue.get_absolute_url()).content.decode()
+    fragment = client.get(box_url, headers={"hx-request": "true"})
+    whole = client.get(box_url)
+
+    assert f'hx-get="{box_url}" hx-trigger="load"' in page
+    assert f'<a href="{box_url}">' in page  # without JavaScript
+    assert fragment.status_code == 200 and "<html" not in fragment.content.decode()
+    assert 'id="issue-agenda"' in fragment.content.decode()
+    assert whole.status_code == 200 and "<html" in whole.content.decode()
+
+
+def test_the_box_of_an_issue_one_may_not_read_is_a_404(client, carol, alice):
+    hidden = issue_services.issue_create(
+        actor=alice, title="비공개", lead_agency=alice.agency, visibility="restricted"
+    )
+    client.force_login(carol)
+
+    response = client.get(reverse("meetings:issue_agenda", args=[hidden.pk]))
+
+    assert response.status_code == 404
 
 
 def test_the_issue_page_box_lists_the_agendas_and_their_decision(

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    """The bottom floor as an app only so Django finds its template tags (no models)."""
+
+    name = "core"
+    verbose_name = "Core"

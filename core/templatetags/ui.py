@@ -1,0 +1,81 @@
+"""Display helpers every template may load: ``{% load ui %}``.
+
+Badges: KRDS badge variants per value of a kind of status. Words carry the
+meaning, colour only helps (KWCAG: not by colour alone). The values are the
+stored strings of each app's choices, kept here, in one table, so that every
+badge on every page agrees.
+"""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+BADGES = {
+    # issues.Status
+    "status": {
+        "open": "bg-light-primary",
+        "in_progress": "bg-light-information",
+        "on_hold": "bg-light-warning",
+        "resolved": "bg-light-success",
+        "closed": "bg-light-gray",
+    },
+    # issues.Priority
+    "priority": {
+        "low": "outline-gray",
+        "normal": "outline-primary",
+        "high": "outline-warning",
+        "urgent": "bg-danger",
+    },
+    # issues.CooperationStatus (a cooperating agency's answer)
+    "answer": {
+        "requested": "bg-light-warning",
+        "accepted": "bg-light-primary",
+        "declined": "bg-light-danger",
+        "done": "bg-light-success",
+    },
+    # meetings.MeetingStatus
+    "meeting": {
+        "scheduled": "bg-light-primary",
+        "held": "bg-light-success",
+        "cancelled": "bg-light-danger",
+    },
+    # meetings.AgendaItemStatus
+    "agenda_item": {
+        "proposed": "bg-light-warning",
+        "accepted": "bg-light-primary",
+        "removed": "bg-light-gray",
+    },
+}
+FALLBACK = {"priority": "outline-gray"}
+
+
+@register.filter
+def badge(value: str, kind: str) -> str:
+    """The KRDS badge class for ``value`` of ``kind``: ``{{ issue.status|badge:"status" }}``."""
+    return BADGES.get(kind, {}).get(value, FALLBACK.get(kind, "bg-light-gray"))
+
+
+@register.filter
+def filesize_kb(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{max(1, round(size / 1024))} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+@register.simple_tag
+def page_url(query: str, number: int) -> str:
+    """A page link that keeps the list's other query parameters."""
+    return f"?{query}&page={number}" if query else f"?page={number}"
+
+
+@register.filter
+def get_item(mapping: dict, key):
+    return mapping.get(key) if mapping else None
+
+
+@register.filter
+def days(value: float | None) -> str:
+    """A number of days with one decimal, or a dash when there is none."""
+    return "—" if value is None else f"{value:.1f}"
