@@ -96,7 +96,8 @@ def test_a_vice_head_escalates_an_issue_and_the_decision_reaches_the_issue(
     assert timeline.get_by_text(
         "두 기관이 실무 협의회를 구성하여 세부 계획을 보고한다."
     ).is_visible()
-    assert victor_page.locator("#issue-agenda").get_by_text("Accepted", exact=True).is_visible()
+    # The agenda box is a meetings fragment the page loads once shown (hx-trigger="load").
+    victor_page.locator("#issue-agenda").get_by_text("Accepted", exact=True).wait_for()
     assert due.isoformat() in victor_page.locator(".issue-fields").inner_text()
 
 
