@@ -61,6 +61,32 @@ Adding an outbox (say, for reminders of a cooperation request's deadline):
   if people need it by hand, and its ``backlog`` in ``gwangju_hub/outbox.py``
   so ``/healthz`` and ``/metrics`` see it.
 
+For example (the names are made up)::
+
+    class DueDateReminders(Outbox[DueDateReminder]):
+        model = DueDateReminder
+        due_field, sent_field, skipped_field = "due_at", "sent_at", "skipped_at"
+        message_uuid_field, message_id_prefix = "message_uuid", "due-date"
+        purpose = "due_date"
+        name, names, logger = "due-date reminder", "due-date reminders", logger
+
+        def owed(self, now):
+            return super().owed(now).filter(issue__resolved_at=None, recipient__is_active=True)
+
+        def withheld_because(self, row):
+            return "" if rules.can_view(row.recipient, row.issue) else "may not read the issue"
+
+        def compose(self, row, *, at):
+            user = row.recipient
+            with translation.override(user.preferred_language or "ko"):
+                return email_from_templates("issues/email/due", {"row": row}, to=user.email)
+
+    OUTBOX = DueDateReminders()  # a task runs OUTBOX.send()
+
+A daily digest is the same with one row per person and day (unique on
+both: exactly one per day, however many beats), ``compose`` returning None
+on a day with nothing to say.
+
 Imports no app of ours.
 """
 
@@ -193,14 +219,18 @@ class Outbox(Generic[Row]):
         return ""
 
     def compose(self, row: Row, *, at: datetime) -> EmailMessage | None:
-        """The mail, sent ``at`` (for "D-3" labels); None: no mail, only mark it sent.
+        """The mail, sent ``at`` (for "D-3" labels); None: no mail, only mark it sent
+        (a recipient without an address, whose notice is in the bell; a digest
+        with nothing to say).
 
         The sweep sets the connection and the ``Message-ID`` header.
         """
         raise NotImplementedError
 
     def on_sent(self, row: Row) -> None:
-        """Work to do in the transaction that marks ``row`` sent (the bell's notice).
+        """Work to do in the transaction that marks ``row`` sent (the bell's notice
+        of a reminder, the timeline event of an escalation): done exactly when
+        the row is marked sent, never twice.
 
         Not overridden: marking a row sent is one UPDATE, no transaction.
         """
