@@ -1,8 +1,8 @@
 """Every outbox of the app at a glance: what is due and unsent, and for how long.
 
-Joins the apps' own answers (``issues.notifications.backlog``,
-``meetings.reminders.backlog``) for ``/healthz`` and ``/metrics``; it lives
-on the top floor because it asks more than one app.
+Joins the apps' own answers (each outbox's ``backlog``, see ``core.outbox``)
+for ``/healthz`` and ``/metrics``; it lives on the top floor because it asks
+more than one app. A new outbox is added to ``outboxes()``.
 """
 
 from __future__ import annotations
@@ -13,16 +13,24 @@ from django.conf import settings
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
-from core.outbox import Backlog
+from core.outbox import Backlog, Outbox
+
+
+def outboxes() -> list[Outbox]:
+    """Every outbox of the app."""
+    from issues.notifications import OUTBOX as notification_emails
+    from meetings.reminders import OUTBOX as reminders
+
+    return [notification_emails, reminders]
 
 
 def backlogs(now: datetime | None = None) -> dict[str, Backlog]:
     """Due, unsent deliveries per purpose (``notification_email``, ``meeting``, …)."""
-    from issues.notifications import backlog as notification_backlog
-    from meetings.reminders import backlog as reminder_backlog
-
     now = now or timezone.now()
-    return notification_backlog(now) | reminder_backlog(now)
+    by_purpose: dict[str, Backlog] = {}
+    for outbox in outboxes():
+        by_purpose |= outbox.backlog(now)
+    return by_purpose
 
 
 def check(now: datetime | None = None) -> tuple[str, dict]:

@@ -7,12 +7,13 @@ Two steps, so that nothing a user is owed lives only in the broker:
    ``Notification`` row each. The bell shows it at once, Redis or no Redis.
    When the recipient has an address, the row also owes an e-mail.
 2. ``deliver_due()`` is the e-mail sweep (Celery beat every minute, a kick
-   after each change, or ``manage.py deliver_notifications``). It claims owed
-   rows under a row lock (``skip_locked``) with a lease, commits, sends each
-   mail outside any transaction, and marks it sent only after the SMTP server
+   after each change, or ``manage.py deliver_notifications``): the outbox
+   sweep of ``core.outbox``, the same as the reminders'. It claims owed rows
+   under a row lock (``skip_locked``) with a lease, commits, sends each mail
+   outside any transaction, and marks it sent only after the SMTP server
    accepted it. A failure is retried by later sweeps with backoff; a sweep
    that died mid-send leaves a lease that expires, and a later sweep takes
-   the row over. The approach is the reminders' (meetings/reminders.py).
+   the row over.
 
 Recipients are checked against the permission rules twice: when the row is
 written, and again just before the mail goes out, since the issue may have
@@ -35,23 +36,16 @@ who, at send time, is inactive or may not read the issue.
 from __future__ import annotations
 
 import logging
-import smtplib
-import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
-from django.db.models import Count, F, Min, Prefetch, Q, QuerySet
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.core.mail import EmailMessage
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import translation
 
 from agencies.models import User
-from core import metrics
-from core.broker import enqueue_on_commit
-from core.outbox import Backlog
+from core import outbox
+from core.outbox import Outbox, SweepResult, email_from_templates
 
 from . import rules
 from .models import Cooperation, Event, EventKind, Issue, Notification
@@ -68,25 +62,13 @@ NOTIFYING_KINDS = {
     EventKind.DECISION,  # a meeting decided something about the issue
 }
 
-# How long a sweep owns the rows it claimed. It stops sending before the
-# lease runs out, so a second sweep never takes over a row still being sent.
 # How /healthz and /metrics name this outbox.
 PURPOSE = "notification_email"
-LEASE = timedelta(minutes=10)
-MAX_BACKOFF = timedelta(minutes=60)
-DEFAULT_LIMIT = 500
-DEFAULT_BATCH_SIZE = 50
-# SMTP answers about one message; anything else from SMTP means the server
-# (or the way to it) is down, and the rest of the sweep would fail the same way.
-_MESSAGE_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)
-
-
-@dataclass
-class SweepResult:
-    sent: int = 0  # accepted by the SMTP server and marked sent
-    failed: int = 0  # to be retried after a backoff
-    skipped: int = 0  # never to be sent: the recipient may no longer read it
-    deferred: int = 0  # given back untried (the lease was running out), or sent by another sweep
+# The sweep's settings (core.outbox); LEASE is read when used.
+LEASE = outbox.LEASE
+MAX_BACKOFF = outbox.MAX_BACKOFF
+DEFAULT_LIMIT = outbox.DEFAULT_LIMIT
+DEFAULT_BATCH_SIZE = outbox.DEFAULT_BATCH_SIZE
 
 
 # --- who -------------------------------------------------------------------------------
@@ -155,73 +137,75 @@ def unread_count(user) -> int:
     ).count()
 
 
-# --- the e-mail sweep ------------------------------------------------------------------
+# --- the e-mail sweep (core.outbox) -----------------------------------------------------
 
 
-def _unfinished() -> QuerySet[Notification]:
-    """Rows that owe an e-mail not yet sent nor skipped (the sweep index's condition)."""
-    return Notification.objects.filter(
-        email_due_at__isnull=False, emailed_at__isnull=True, email_skipped_at__isnull=True
-    )
+class NotificationOutbox(Outbox[Notification]):
+    """The e-mails of ``Notification`` rows: owed from ``email_due_at``, sent once."""
 
+    model = Notification
+    due_field = "email_due_at"
+    sent_field = "emailed_at"
+    skipped_field = "email_skipped_at"
+    message_uuid_field = "message_uuid"
+    message_id_prefix = "notification"
+    purpose = PURPOSE
+    name, names = "notification", "notification mails"
+    logger = logger
 
-def _sendable(now: datetime) -> QuerySet[Notification]:
-    """Owed mails that are due, not leased to a sweep, and not backing off."""
-    return (
-        _unfinished()
-        .filter(email_due_at__lte=now)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .order_by("email_due_at", "pk")
-    )
+    @property
+    def lease(self) -> timedelta:
+        return LEASE  # the module's constant, read when used (tests shorten it)
 
-
-def backlog(now: datetime | None = None) -> dict[str, Backlog]:
-    """Notification e-mails due and unsent, by purpose, for /healthz and /metrics.
-
-    Rows leased to a sweep or backing off after a failure count: they are
-    still waiting, which is what an operator must hear about.
-    """
-    now = now or timezone.now()
-    row = (
-        _unfinished()
-        .filter(email_due_at__lte=now)
-        .aggregate(due=Count("pk"), oldest=Min("email_due_at"))
-    )
-    return {PURPOSE: Backlog(row["due"], row["oldest"])}
-
-
-def retry_now(rows: QuerySet[Notification]) -> int:
-    """Clear the backoff of these unsent e-mails and queue a sweep; how many were cleared."""
-    from .tasks import deliver_notifications
-
-    count = _unfinished().filter(pk__in=rows.values("pk")).update(next_attempt_at=None)
-    if count:
-        enqueue_on_commit(deliver_notifications)
-    return count
-
-
-def owed_count() -> int:
-    """E-mails owed and not yet sent (due now, backing off, or leased)."""
-    return _unfinished().count()
-
-
-def _claim(now: datetime, size: int) -> list[int]:
-    """Lease up to ``size`` sendable rows to this sweep and count the attempt.
-
-    On PostgreSQL a concurrent sweep skips the rows locked here; on SQLite
-    ``select_for_update`` is a no-op, but the IMMEDIATE transaction (see
-    settings) takes the database's write lock first, serialising claims.
-    """
-    with transaction.atomic():
-        ids = list(
-            _sendable(now).select_for_update(skip_locked=True).values_list("pk", flat=True)[:size]
+    def with_relations(self, rows: QuerySet[Notification]) -> QuerySet[Notification]:
+        return rows.select_related(
+            "recipient__agency",
+            "event__issue__lead_agency",
+            "event__actor__agency",
+            "event__agency",
+            "event__comment",
+        ).prefetch_related(
+            # Fresh from the database: whether the recipient may still read the
+            # issue is decided on its cooperations as they are now.
+            Prefetch("event__issue__cooperations", queryset=Cooperation.objects.all())
         )
-        if ids:
-            Notification.objects.filter(pk__in=ids).update(
-                claimed_until=now + LEASE, attempts=F("attempts") + 1
-            )
-    return ids
+
+    def withheld_because(self, row: Notification) -> str:
+        user = row.recipient
+        if not user.is_active:
+            return "recipient deactivated"
+        if not user.email:
+            return "recipient has no e-mail address"
+        if not rules.can_view(user, row.event.issue):
+            return "recipient may no longer read the issue"
+        return ""
+
+    def compose(self, row: Notification, *, at: datetime) -> EmailMessage:
+        """The notification as an e-mail in the recipient's language."""
+        user = row.recipient
+        event = row.event
+        context = {
+            "user": user,
+            "event": event,
+            "issue": event.issue,
+            "url": settings.SITE_URL.rstrip("/") + event.issue.get_absolute_url(),
+        }
+        with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+            return email_from_templates("issues/email/notification", context, to=user.email)
+
+    def sweep_task(self):
+        from .tasks import deliver_notifications
+
+        return deliver_notifications
+
+
+OUTBOX = NotificationOutbox()
+
+# For /healthz and /metrics; the admin's "retry now" and Message-ID column; the command.
+backlog = OUTBOX.backlog
+retry_now = OUTBOX.retry_now
+message_id = OUTBOX.message_id
+owed_count = OUTBOX.owed_count
 
 
 def deliver_due(
@@ -237,178 +221,8 @@ def deliver_due(
     as wanted, in several processes at once. A failure frees the row for a
     later sweep after a backoff of 2^attempts minutes (at most an hour); when
     the SMTP server is unreachable the sweep stops at the first failure and
-    marks the rest of the batch failed with the same error.
+    marks the rest of the batch failed with the same error. A row whose
+    recipient, at send time, is inactive, has no address or may no longer
+    read the issue is marked skipped.
     """
-    now = now or timezone.now()
-    started = time.monotonic()
-
-    def clock() -> datetime:
-        # ``now`` may be given (tests); time moves on from it, in whole
-        # seconds so a quick sweep claims and backs off from ``now``.
-        return now + timedelta(seconds=int(time.monotonic() - started))
-
-    result = SweepResult()
-    connection = get_connection()
-    try:
-        while _done(result) < limit:
-            size = min(batch_size, limit - _done(result))
-            claimed_at = clock()
-            ids = _claim(claimed_at, size)
-            if not ids:
-                break
-            server_down = _send_batch(ids, claimed_at, clock, connection, result)
-            if server_down or len(ids) < size:
-                break
-    finally:
-        connection.close()
-    return result
-
-
-def _done(result: SweepResult) -> int:
-    return result.sent + result.failed + result.skipped + result.deferred
-
-
-def _send_batch(ids, claimed_at, clock, connection, result: SweepResult) -> bool:
-    """Send one batch claimed at ``claimed_at``; True when the SMTP server is unreachable.
-
-    A failed row backs off from the moment of its claim, so a slow sweep
-    does not push its retry further out.
-    """
-    rows = list(
-        Notification.objects.filter(pk__in=ids)
-        .select_related(
-            "recipient__agency",
-            "event__issue__lead_agency",
-            "event__actor__agency",
-            "event__agency",
-            "event__comment",
-        )
-        # Fresh from the database: whether the recipient may still read the
-        # issue is decided on its cooperations as they are now.
-        .prefetch_related(
-            Prefetch("event__issue__cooperations", queryset=Cooperation.objects.all())
-        )
-        .order_by("email_due_at", "pk")
-    )
-    # Never send once the lease may have run out: another sweep may own the row by then.
-    margin = timedelta(seconds=2 * (settings.EMAIL_TIMEOUT or 30))
-    for index, row in enumerate(rows):
-        if clock() >= claimed_at + LEASE - margin:
-            _release(rows[index:])
-            result.deferred += len(rows) - index
-            return False
-        reason = _withheld_because(row)
-        if reason:
-            _skip(row, reason)
-            result.skipped += 1
-            continue
-        try:
-            message = _compose(row, connection)
-            connection.open()  # kept open across the batch; closed by deliver_due
-            message.send()
-        except _MESSAGE_ERRORS as error:
-            _fail([row], error, claimed_at)
-            result.failed += 1
-            continue
-        except OSError as error:  # the server or the network: the rest would fail alike
-            connection.close()
-            _fail(rows[index:], error, claimed_at)
-            result.failed += len(rows) - index
-            return True
-        except Exception as error:
-            logger.exception("notification %s could not be composed or sent", row.pk)
-            _fail([row], error, claimed_at)
-            result.failed += 1
-            continue
-        if _mark_sent(row):
-            result.sent += 1
-        else:
-            result.deferred += 1  # another sweep marked it sent first
-    return False
-
-
-def _withheld_because(row: Notification) -> str:
-    """Why this mail must not go out now, at send time ("" if it may)."""
-    user = row.recipient
-    if not user.is_active:
-        return "recipient deactivated"
-    if not user.email:
-        return "recipient has no e-mail address"
-    if not rules.can_view(user, row.event.issue):
-        return "recipient may no longer read the issue"
-    return ""
-
-
-def _skip(row: Notification, reason: str) -> None:
-    logger.info("notification %s not mailed: %s", row.pk, reason)
-    Notification.objects.filter(pk=row.pk, emailed_at__isnull=True).update(
-        email_skipped_at=timezone.now(), claimed_until=None, last_error=f"skipped: {reason}"
-    )
-
-
-def _mark_sent(row: Notification) -> bool:
-    updated = Notification.objects.filter(pk=row.pk, emailed_at__isnull=True).update(
-        emailed_at=timezone.now(), claimed_until=None, next_attempt_at=None
-    )
-    if updated:
-        metrics.delivery_sent(PURPOSE)
-    return bool(updated)
-
-
-def _backoff(attempts: int) -> timedelta:
-    return min(timedelta(minutes=2 ** min(attempts, 10)), MAX_BACKOFF)
-
-
-def _fail(rows: list[Notification], error: Exception, now: datetime) -> None:
-    text = f"{type(error).__name__}: {error}"[:2000]
-    logger.warning("notification mails %s not sent: %s", [row.pk for row in rows], text)
-    for _row in rows:
-        metrics.delivery_failed(PURPOSE)
-    by_attempts: dict[int, list[int]] = {}
-    for row in rows:
-        # The row was loaded after its claim, so ``attempts`` counts this one.
-        by_attempts.setdefault(row.attempts, []).append(row.pk)
-    for attempts, ids in by_attempts.items():
-        Notification.objects.filter(pk__in=ids, emailed_at__isnull=True).update(
-            claimed_until=None, last_error=text, next_attempt_at=now + _backoff(attempts)
-        )
-
-
-def _release(rows: list[Notification]) -> None:
-    """Give unsent claims back untried, without counting an attempt."""
-    Notification.objects.filter(pk__in=[row.pk for row in rows], emailed_at__isnull=True).update(
-        claimed_until=None, attempts=F("attempts") - 1
-    )
-
-
-# --- the e-mail itself -------------------------------------------------------------------
-
-
-def message_id(notification: Notification) -> str:
-    """The e-mail's Message-ID: fixed per row, so a resend is recognisably the same mail."""
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
-    return f"<notification.{notification.message_uuid.hex}@{domain}>"
-
-
-def _compose(notification: Notification, connection) -> EmailMessage:
-    """The notification as an e-mail in the recipient's language."""
-    user = notification.recipient
-    event = notification.event
-    language = user.preferred_language or settings.LANGUAGE_CODE
-    with translation.override(language):
-        context = {
-            "user": user,
-            "event": event,
-            "issue": event.issue,
-            "url": settings.SITE_URL.rstrip("/") + event.issue.get_absolute_url(),
-        }
-        subject = render_to_string("issues/email/notification_subject.txt", context)
-        body = render_to_string("issues/email/notification_body.txt", context)
-    return EmailMessage(
-        " ".join(subject.split()),
-        body,
-        settings.DEFAULT_FROM_EMAIL,
-        [user.email],
-        connection=connection,
-        headers={"Message-ID": message_id(notification)},
-    )
+    return OUTBOX.send(now, limit=limit, batch_size=batch_size)

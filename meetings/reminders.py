@@ -6,11 +6,13 @@ meeting moved to another day is reminded of again for its new time, and rows
 planned for its old time are never sent. A periodic sweep (Celery beat, or ``manage.py
 send_due_reminders``) first *plans*: it inserts the rows whose moment has come,
 ignoring conflicts, so two sweeps at once create each row once. Then it
-*sends*: it claims due rows under a row lock (``skip_locked``) with a short
-lease, commits, mails each one outside any transaction, and marks it sent only
-after the SMTP server accepted it. A failed send is retried by later sweeps
-with backoff; a sweep that died mid-send leaves a lease that expires, and the
-next sweep takes the row over. No far-future ETA tasks (see PITFALLS.md).
+*sends*, with the outbox sweep of ``core.outbox`` (the notification e-mails'
+too): it claims due rows under a row lock (``skip_locked``) with a short
+lease, commits, mails each one outside any transaction, and marks it sent
+(with its notice in the bell) only after the SMTP server accepted it. A
+failed send is retried by later sweeps with backoff; a sweep that died
+mid-send leaves a lease that expires, and the next sweep takes the row over.
+No far-future ETA tasks (see PITFALLS.md).
 
 Whether a row may still be sent is decided in the claim query itself: the
 meeting is still scheduled and ahead (or cancelled and ahead, for a
@@ -34,45 +36,36 @@ can tell it is the same message.
 
 from __future__ import annotations
 
-import functools
 import logging
-import smtplib
-import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from email.mime.text import MIMEText
-from email.utils import parseaddr
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
+from django.core.mail import EmailMessage
 from django.db.models import (
-    Count,
     DateTimeField,
     Exists,
     ExpressionWrapper,
     F,
-    Min,
     OuterRef,
     Prefetch,
     Q,
+    QuerySet,
     Value,
 )
 from django.db.models.functions import ExtractYear, Greatest
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
-from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
 from agencies.models import Agency, Role, User
-from core import metrics
-from core.broker import enqueue_on_commit
-from core.outbox import Backlog
+from core import outbox
+from core.outbox import Outbox, email_from_templates
 from issues import rules as issue_rules
 
-from .ics import meeting_uid
+from . import ics
 from .models import (
     AgendaItem,
     AgendaItemStatus,
@@ -89,12 +82,11 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 SEOUL = ZoneInfo("Asia/Seoul")
-# How long a sweep owns the rows it claimed. It stops sending before the
-# lease runs out, so a second sweep never takes over a row still being sent.
-LEASE = timedelta(minutes=10)
-MAX_BACKOFF = timedelta(minutes=60)
-DEFAULT_LIMIT = 500
-DEFAULT_BATCH_SIZE = 50
+# The sweep's settings (core.outbox); LEASE is read when used.
+LEASE = outbox.LEASE
+MAX_BACKOFF = outbox.MAX_BACKOFF
+DEFAULT_LIMIT = outbox.DEFAULT_LIMIT
+DEFAULT_BATCH_SIZE = outbox.DEFAULT_BATCH_SIZE
 
 # Who, besides the Mayor's office and the agenda's issue owners, is reminded
 # of a meeting: these roles at each invited organization.
@@ -104,16 +96,13 @@ AUDIENCE_ROLES = {
     MeetingKind.PERFORMANCE_BRIEFING: (Role.HEAD,),
     MeetingKind.OTHER: (Role.HEAD, Role.VICE_HEAD),
 }
-# SMTP answers about one message; anything else from SMTP means the server
-# (or the way to it) is down, and the rest of the sweep would fail the same way.
-_MESSAGE_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)
 
 
 @dataclass
 class SweepResult:
     sent: int = 0
     failed: int = 0
-    skipped: int = 0
+    skipped: int = 0  # given back untried (the lease ran short), or sent by another sweep
     planned: int = 0
 
 
@@ -168,7 +157,17 @@ def plan_reminders(now: datetime) -> int:
     is still ahead is created late; nothing is created for a passed one.
     Safe to run concurrently: existing rows are skipped, conflicts ignored.
     """
-    meetings = list(
+    plans = [(meeting, _due_plan(meeting, now)) for meeting in _upcoming_meetings(now)]
+    plans = [(meeting, plan) for meeting, plan in plans if plan["meeting"] or plan["report"]]
+    wanted = _wanted_rows(plans) if plans else {}
+    planned = _create_missing(wanted, now, [meeting.pk for meeting, _ in plans])
+    return planned + _plan_cancellations(now)
+
+
+def _upcoming_meetings(now: datetime) -> list[Meeting]:
+    """Scheduled meetings near enough for a reminder, with the organizations and
+    agenda issues that say whom they concern."""
+    return list(
         Meeting.objects.filter(
             status=MeetingStatus.SCHEDULED, starts_at__gt=now, starts_at__lte=now + _horizon()
         ).prefetch_related(
@@ -189,37 +188,28 @@ def plan_reminders(now: datetime) -> int:
             ),
         )
     )
-    wanted: dict[tuple, datetime] = {}  # (meeting, purpose, recipient, offset) -> due
-    plans = [(meeting, _due_plan(meeting, now)) for meeting in meetings]
-    plans = [(meeting, plan) for meeting, plan in plans if plan["meeting"] or plan["report"]]
-    if plans:
-        users = _candidate_users([meeting for meeting, _ in plans])
-        submitted = set(
-            PerformanceReport.objects.filter(
-                year__in={report_year(meeting) for meeting, plan in plans if plan["report"]},
-                status=PerformanceReportStatus.SUBMITTED,
-            ).values_list("agency_id", "year")
-        )
-        for meeting, plan in plans:
-            if plan["meeting"]:
-                for user in _meeting_audience(meeting, users):
-                    for offset in plan["meeting"]:
-                        key = (meeting.pk, ReminderPurpose.MEETING, user.pk, offset)
-                        wanted[key] = meeting.starts_at - offset
-            if plan["report"]:
-                year = report_year(meeting)
-                invited = {agency.pk for agency in meeting.active_invited}
-                for user in users:
-                    if (
-                        user.role == Role.HEAD
-                        and user.agency_id in invited
-                        and (user.agency_id, year) not in submitted
-                    ):
-                        for offset in plan["report"]:
-                            key = (meeting.pk, ReminderPurpose.REPORT_DEADLINE, user.pk, offset)
-                            wanted[key] = report_deadline(meeting) - offset
-    planned = _create_missing(wanted, now, [meeting.pk for meeting, _ in plans])
-    return planned + _plan_cancellations(now)
+
+
+def _wanted_rows(plans: list[tuple[Meeting, dict[str, list[timedelta]]]]) -> dict[tuple, datetime]:
+    """(meeting, purpose, recipient, offset) -> due time, for every row the plans call for."""
+    users = _candidate_users([meeting for meeting, _ in plans])
+    submitted = set(
+        PerformanceReport.objects.filter(
+            year__in={report_year(meeting) for meeting, plan in plans if plan["report"]},
+            status=PerformanceReportStatus.SUBMITTED,
+        ).values_list("agency_id", "year")
+    )
+    wanted: dict[tuple, datetime] = {}
+    for meeting, plan in plans:
+        for user in _meeting_audience(meeting, users) if plan["meeting"] else []:
+            for offset in plan["meeting"]:
+                key = (meeting.pk, ReminderPurpose.MEETING, user.pk, offset)
+                wanted[key] = meeting.starts_at - offset
+        for user in _report_audience(meeting, users, submitted) if plan["report"] else []:
+            for offset in plan["report"]:
+                key = (meeting.pk, ReminderPurpose.REPORT_DEADLINE, user.pk, offset)
+                wanted[key] = report_deadline(meeting) - offset
+    return wanted
 
 
 def _latest_due(offsets: list[timedelta], moment: datetime, now: datetime) -> list[timedelta]:
@@ -281,6 +271,21 @@ def _meeting_audience(meeting: Meeting, users: list[User]) -> list[User]:
             if owner is not None and issue_rules.can_view(owner, item.issue):
                 audience[owner.pk] = owner
     return list(audience.values())
+
+
+def _report_audience(
+    meeting: Meeting, users: list[User], submitted: set[tuple[int, int]]
+) -> list[User]:
+    """Heads of invited organizations whose report for the briefing's year is not in."""
+    year = report_year(meeting)
+    invited = {agency.pk for agency in meeting.active_invited}
+    return [
+        user
+        for user in users
+        if user.role == Role.HEAD
+        and user.agency_id in invited
+        and (user.agency_id, year) not in submitted
+    ]
 
 
 def _create_missing(wanted: dict[tuple, datetime], now: datetime, meeting_ids: list[int]) -> int:
@@ -351,7 +356,7 @@ def _plan_cancellations(now: datetime, meeting_id: int | None = None) -> int:
     return len(pairs)
 
 
-# --- sending -------------------------------------------------------------------------
+# --- sending (core.outbox) -----------------------------------------------------------
 
 
 def _still_concerned() -> Q:
@@ -380,57 +385,27 @@ def _still_concerned() -> Q:
     )
 
 
-def _sendable(now: datetime):
-    """Unsent rows that are due, not leased, not backing off, and still worth sending."""
-    return (
-        owed(now)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .order_by("due_at", "pk")
-    )
-
-
-def backlog(now: datetime | None = None) -> dict[str, Backlog]:
-    """Reminders due and unsent, by purpose, for /healthz and /metrics.
-
-    A row waits from its due time, or from when it was planned if that came
-    later (a meeting set up late is planned after its step's moment).
-    """
-    now = now or timezone.now()
-    rows = (
-        owed(now)
-        .order_by()
-        .values("purpose")
-        .annotate(due=Count("pk"), oldest=Min(Greatest("due_at", "created_at")))
-    )
-    return {row["purpose"]: Backlog(row["due"], row["oldest"]) for row in rows}
-
-
-def retry_now(rows) -> int:
-    """Clear the backoff of these unsent rows and queue a sweep; how many were cleared."""
-    from .tasks import send_due_reminders
-
-    count = rows.filter(sent_at__isnull=True).update(next_attempt_at=None)
-    if count:
-        enqueue_on_commit(send_due_reminders)
-    return count
-
-
-def owed(now: datetime):
+def owed(now: datetime) -> QuerySet[ReminderDelivery]:
     """Unsent rows that are due and still worth sending, leased or backing off or not."""
-    invited = Meeting.invited_agencies.through.objects.filter(
-        meeting_id=OuterRef("meeting_id"), agency_id=OuterRef("recipient__agency_id")
+    return (
+        ReminderDelivery.objects.filter(
+            sent_at__isnull=True, due_at__lte=now, recipient__is_active=True
+        )
+        .exclude(Exists(_superseded(now)))
+        .annotate(report_year=ExtractYear("meeting__starts_at", tzinfo=SEOUL))
+        .filter(_meeting_reminder_owed(now) | _cancellation_owed(now) | _report_reminder_owed(now))
     )
-    submitted = PerformanceReport.objects.filter(
-        agency_id=OuterRef("recipient__agency_id"),
-        year=OuterRef("report_year"),
-        status=PerformanceReportStatus.SUBMITTED,
-    )
-    # A later step of the same chain, for the same moment, is due too: that one
-    # is sent and this one never is (e.g. the "7 days" row waited out an SMTP
-    # outage until the "1 day" row came). ``due_at + offset`` is the moment a
-    # row is about; rows of a moved meeting's old time are about another one.
-    superseded = ReminderDelivery.objects.filter(
+
+
+def _superseded(now: datetime) -> QuerySet[ReminderDelivery]:
+    """A later step of the same chain, for the same moment, that is due too.
+
+    That one is sent and this one never is (e.g. the "7 days" row waited out
+    an SMTP outage until the "1 day" row came). ``due_at + offset`` is the
+    moment a row is about; rows of a moved meeting's old time are about
+    another one.
+    """
+    return ReminderDelivery.objects.filter(
         meeting_id=OuterRef("meeting_id"),
         purpose=OuterRef("purpose"),
         recipient_id=OuterRef("recipient_id"),
@@ -441,64 +416,116 @@ def owed(now: datetime):
             OuterRef("due_at") + OuterRef("offset") - F("offset"), output_field=DateTimeField()
         )
     )
+
+
+def _meeting_reminder_owed(now: datetime) -> Q:
+    """The meeting is scheduled, ahead, still at the row's time; the recipient still concerned."""
     return (
-        ReminderDelivery.objects.filter(
-            sent_at__isnull=True, due_at__lte=now, recipient__is_active=True
+        Q(
+            purpose=ReminderPurpose.MEETING,
+            meeting__status=MeetingStatus.SCHEDULED,
+            meeting__starts_at__gt=now,
+            # Still about the meeting's current time (it may have moved).
+            due_at=ExpressionWrapper(
+                F("meeting__starts_at") - F("offset"), output_field=DateTimeField()
+            ),
         )
-        .exclude(Exists(superseded))
-        .annotate(report_year=ExtractYear("meeting__starts_at", tzinfo=SEOUL))
-        .filter(
-            Q(
-                purpose=ReminderPurpose.MEETING,
-                meeting__status=MeetingStatus.SCHEDULED,
-                meeting__starts_at__gt=now,
-                # Still about the meeting's current time (it may have moved).
-                due_at=ExpressionWrapper(
-                    F("meeting__starts_at") - F("offset"), output_field=DateTimeField()
-                ),
-            )
-            & _still_concerned()
-            | Q(
-                purpose=ReminderPurpose.CANCELLATION,
-                meeting__status=MeetingStatus.CANCELLED,
-                meeting__starts_at__gt=now,
-            )
-            | (
-                Q(
-                    purpose=ReminderPurpose.REPORT_DEADLINE,
-                    meeting__status=MeetingStatus.SCHEDULED,
-                    meeting__starts_at__gt=now + _report_lead(),
-                    recipient__role=Role.HEAD,
-                    due_at=ExpressionWrapper(
-                        F("meeting__starts_at") - Value(_report_lead()) - F("offset"),
-                        output_field=DateTimeField(),
-                    ),
-                )
-                & ~Exists(submitted)
-                & Exists(invited)
-            )
-        )
+        & _still_concerned()
     )
 
 
-def _claim(now: datetime, size: int) -> list[int]:
-    """Lease up to ``size`` sendable rows to this sweep and count the attempt.
+def _cancellation_owed(now: datetime) -> Q:
+    return Q(
+        purpose=ReminderPurpose.CANCELLATION,
+        meeting__status=MeetingStatus.CANCELLED,
+        meeting__starts_at__gt=now,
+    )
 
-    On PostgreSQL a concurrent sweep skips the rows locked here; on SQLite
-    ``select_for_update`` is a no-op, but the IMMEDIATE transaction (see
-    settings) takes the database's write lock first, serialising claims.
-    """
-    with transaction.atomic():
-        ids = list(
-            _sendable(now)
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("pk", flat=True)[:size]
+
+def _report_reminder_owed(now: datetime) -> Q:
+    """The deadline is ahead and still the row's; a head of an invited organization
+    whose report for the briefing's year (``report_year``) is not submitted."""
+    invited = Meeting.invited_agencies.through.objects.filter(
+        meeting_id=OuterRef("meeting_id"), agency_id=OuterRef("recipient__agency_id")
+    )
+    submitted = PerformanceReport.objects.filter(
+        agency_id=OuterRef("recipient__agency_id"),
+        year=OuterRef("report_year"),
+        status=PerformanceReportStatus.SUBMITTED,
+    )
+    return (
+        Q(
+            purpose=ReminderPurpose.REPORT_DEADLINE,
+            meeting__status=MeetingStatus.SCHEDULED,
+            meeting__starts_at__gt=now + _report_lead(),
+            recipient__role=Role.HEAD,
+            due_at=ExpressionWrapper(
+                F("meeting__starts_at") - Value(_report_lead()) - F("offset"),
+                output_field=DateTimeField(),
+            ),
         )
-        if ids:
-            ReminderDelivery.objects.filter(pk__in=ids).update(
-                claimed_until=now + LEASE, attempts=F("attempts") + 1
+        & ~Exists(submitted)
+        & Exists(invited)
+    )
+
+
+class ReminderOutbox(Outbox[ReminderDelivery]):
+    """``ReminderDelivery`` rows, each sent once; its bell notice comes with the mark."""
+
+    model = ReminderDelivery
+    due_field = "due_at"
+    sent_field = "sent_at"
+    message_uuid_field = "message_id"
+    message_id_prefix = "reminder"
+    purpose_field = "purpose"
+    name, names = "reminder", "reminders"
+    logger = logger
+
+    @property
+    def lease(self) -> timedelta:
+        return LEASE  # the module's constant, read when used (tests shorten it)
+
+    def owed(self, now: datetime) -> QuerySet[ReminderDelivery]:
+        return owed(now)
+
+    def waiting_since(self) -> Greatest:
+        # A row waits from its due time, or from when it was planned if that
+        # came later (a meeting set up late is planned after its step's moment).
+        return Greatest("due_at", "created_at")
+
+    def with_relations(self, rows: QuerySet[ReminderDelivery]) -> QuerySet[ReminderDelivery]:
+        return rows.select_related("meeting", "recipient", "recipient__agency").prefetch_related(
+            Prefetch(
+                "meeting__agenda_items",
+                queryset=AgendaItem.objects.filter(status=AgendaItemStatus.ACCEPTED)
+                .select_related("issue", "presenting_agency")
+                .prefetch_related("issue__cooperations")
+                .order_by("order", "pk"),
+                to_attr="accepted_items",
             )
-    return ids
+        )
+
+    def compose(self, row: ReminderDelivery, *, at: datetime) -> EmailMessage | None:
+        return _compose(row, at=at)
+
+    def on_sent(self, row: ReminderDelivery) -> None:
+        # The bell's side of a reminder: one notice per delivery.
+        ReminderNotice.objects.bulk_create(
+            [ReminderNotice(recipient=row.recipient, delivery=row)], ignore_conflicts=True
+        )
+
+    def sweep_task(self):
+        from .tasks import send_due_reminders
+
+        return send_due_reminders
+
+
+OUTBOX = ReminderOutbox()
+
+# For /healthz and /metrics, and the admin's "retry now" and Message-ID column.
+backlog = OUTBOX.backlog
+retry_now = OUTBOX.retry_now
+message_id = OUTBOX.message_id
 
 
 def send_due(
@@ -513,127 +540,10 @@ def send_due(
     most an hour). When the SMTP server is unreachable the sweep stops at the
     first failure and marks the rest of the batch failed with the same error.
     """
-    started = time.monotonic()
-
-    def clock() -> datetime:
-        # ``now`` may be given (tests, a benchmark); time moves on from it,
-        # in whole seconds so a quick sweep claims and backs off from ``now``.
-        return now + timedelta(seconds=int(time.monotonic() - started))
-
-    result = SweepResult()
-    connection = get_connection()
-    try:
-        while result.sent + result.failed + result.skipped < limit:
-            size = min(batch_size, limit - result.sent - result.failed - result.skipped)
-            claimed_at = clock()
-            ids = _claim(claimed_at, size)
-            if not ids:
-                break
-            server_down = _send_batch(ids, claimed_at, clock, connection, result)
-            if server_down or len(ids) < size:
-                break
-    finally:
-        connection.close()
-    return result
-
-
-def _send_batch(ids, claimed_at, clock, connection, result: SweepResult) -> bool:
-    """Send one batch claimed at ``claimed_at``; True when the SMTP server is unreachable.
-
-    A failed row backs off from the moment of its claim, so a slow sweep
-    does not push its retry further out.
-    """
-    rows = list(
-        ReminderDelivery.objects.filter(pk__in=ids)
-        .select_related("meeting", "recipient", "recipient__agency")
-        .prefetch_related(
-            Prefetch(
-                "meeting__agenda_items",
-                queryset=AgendaItem.objects.filter(status=AgendaItemStatus.ACCEPTED)
-                .select_related("issue", "presenting_agency")
-                .prefetch_related("issue__cooperations")
-                .order_by("order", "pk"),
-                to_attr="accepted_items",
-            )
-        )
-        .order_by("due_at", "pk")
-    )
-    # Never send once the lease may have run out: another sweep may own the row by then.
-    margin = timedelta(seconds=2 * (settings.EMAIL_TIMEOUT or 30))
-    for index, row in enumerate(rows):
-        if clock() >= claimed_at + LEASE - margin:
-            _release(rows[index:])
-            result.skipped += len(rows) - index
-            return False
-        try:
-            message = _compose(row, connection, at=clock())
-            if message is not None:
-                connection.open()  # kept open across the batch; closed by send_due
-                message.send()
-        except _MESSAGE_ERRORS as error:
-            _fail([row], error, claimed_at)
-            result.failed += 1
-            continue
-        except OSError as error:  # the server or the network: the rest would fail alike
-            connection.close()
-            _fail(rows[index:], error, claimed_at)
-            result.failed += len(rows) - index
-            return True
-        except Exception as error:
-            logger.exception("reminder %s could not be composed or sent", row.pk)
-            _fail([row], error, claimed_at)
-            result.failed += 1
-            continue
-        if _mark_sent(row):
-            result.sent += 1
-        else:
-            result.skipped += 1  # another sweep marked it sent first
-    return False
-
-
-def _mark_sent(delivery: ReminderDelivery) -> bool:
-    with transaction.atomic():
-        updated = ReminderDelivery.objects.filter(pk=delivery.pk, sent_at__isnull=True).update(
-            sent_at=timezone.now(), claimed_until=None, next_attempt_at=None
-        )
-        if updated:
-            _notify_in_app(delivery.recipient, delivery)
-    if updated:
-        metrics.delivery_sent(delivery.purpose)
-    return bool(updated)
-
-
-def _notify_in_app(user: User, delivery: ReminderDelivery) -> None:
-    """The bell's side of a reminder: one notice per delivery."""
-    ReminderNotice.objects.bulk_create(
-        [ReminderNotice(recipient=user, delivery=delivery)], ignore_conflicts=True
-    )
-
-
-def _backoff(attempts: int) -> timedelta:
-    return min(timedelta(minutes=2 ** min(attempts, 10)), MAX_BACKOFF)
-
-
-def _fail(rows: list[ReminderDelivery], error: Exception, now: datetime) -> None:
-    text = f"{type(error).__name__}: {error}"[:2000]
-    logger.warning("reminders %s not sent: %s", [row.pk for row in rows], text)
-    for row in rows:
-        metrics.delivery_failed(row.purpose)
-    by_attempts: dict[int, list[int]] = {}
-    for row in rows:
-        # The row was loaded after its claim, so ``attempts`` counts this one.
-        by_attempts.setdefault(row.attempts, []).append(row.pk)
-    for attempts, ids in by_attempts.items():
-        ReminderDelivery.objects.filter(pk__in=ids, sent_at__isnull=True).update(
-            claimed_until=None, last_error=text, next_attempt_at=now + _backoff(attempts)
-        )
-
-
-def _release(rows: list[ReminderDelivery]) -> None:
-    """Give unsent claims back untried, without counting an attempt."""
-    ReminderDelivery.objects.filter(pk__in=[row.pk for row in rows], sent_at__isnull=True).update(
-        claimed_until=None, attempts=F("attempts") - 1
-    )
+    done = OUTBOX.send(now, limit=limit, batch_size=batch_size)
+    # Nothing is withheld at send time here (``owed`` decides), so "skipped"
+    # has always meant what the outbox calls deferred.
+    return SweepResult(sent=done.sent, failed=done.failed, skipped=done.skipped + done.deferred)
 
 
 def sweep(
@@ -678,17 +588,7 @@ def time_left_label(days: int) -> str:
     return gettext("D-%(days)s") % {"days": days}
 
 
-def message_id(delivery: ReminderDelivery) -> str:
-    """The delivery's own ``Message-ID``, the same on every attempt to send it.
-
-    Not ``email.utils.make_msgid``, which is random on each call. The domain
-    is the sender's, so every worker host writes the same header.
-    """
-    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
-    return f"<reminder.{delivery.message_id.hex}@{domain}>"
-
-
-def _compose(delivery: ReminderDelivery, connection, *, at: datetime) -> EmailMessage | None:
+def _compose(delivery: ReminderDelivery, *, at: datetime) -> EmailMessage | None:
     """The reminder as an e-mail in the recipient's language (None: no address).
 
     ``at`` is when it is sent: the label says how long is left from then.
@@ -721,65 +621,19 @@ def _compose(delivery: ReminderDelivery, connection, *, at: datetime) -> EmailMe
     language = user.preferred_language or settings.LANGUAGE_CODE
     with translation.override(language), timezone.override(SEOUL):
         context["left"] = time_left_label(context["days"])
-        subject = render_to_string(f"meetings/email/{template}_subject.txt", context)
-        body = render_to_string(f"meetings/email/{template}_body.txt", context)
-    message = EmailMessage(
-        " ".join(subject.split()),
-        body,
-        settings.DEFAULT_FROM_EMAIL,
-        [user.email],
-        connection=connection,
-        headers={"Message-ID": message_id(delivery)},
-    )
-    if delivery.purpose != ReminderPurpose.REPORT_DEADLINE:
-        cancel = delivery.purpose == ReminderPurpose.CANCELLATION
-        message.attach(_invitation(meeting, user, url=context["meeting_url"], cancel=cancel))
+        message = email_from_templates(f"meetings/email/{template}", context, to=user.email)
+        if delivery.purpose != ReminderPurpose.REPORT_DEADLINE:
+            cancel = delivery.purpose == ReminderPurpose.CANCELLATION
+            message.attach(_invitation(meeting, user, url=context["meeting_url"], cancel=cancel))
     return message
 
 
-@functools.cache
-def _seoul_vtimezone() -> Timezone:
-    # Computing it walks a century hour by hour (~45 ms): once per process.
-    # Seoul has kept one offset since 1988; the range keeps the VTIMEZONE small.
-    return Timezone.from_tzid("Asia/Seoul", first_date=date(2000, 1, 1), last_date=date(2100, 1, 1))
-
-
 def _invitation(meeting: Meeting, user: User, *, url: str, cancel: bool) -> MIMEText:
-    """A single-event iCalendar invitation (REQUEST), or its withdrawal (CANCEL)."""
+    """The meeting's invitation (or its withdrawal) as a text/calendar part (meetings.ics)."""
     method = "CANCEL" if cancel else "REQUEST"
-    calendar = Calendar()
-    calendar.add("prodid", "-//Gwangju Metropolitan City//Gwangju Hub reminders//KO")
-    calendar.add("version", "2.0")
-    calendar.add("method", method)
-    event = Event()
-    # The feed's UID (meetings.ics): calendars treat the invitation and the
-    # feed's entry as one event.
-    event.add("uid", meeting_uid(meeting))
-    event.add("dtstamp", timezone.now())
-    event.add("dtstart", meeting.starts_at.astimezone(SEOUL))
-    event.add("dtend", meeting.ends_at.astimezone(SEOUL))
-    event.add("summary", meeting.title)
-    if meeting.location:
-        event.add("location", meeting.location)
-    event.add("description", url)
-    event.add("url", url)
-    # Calendars apply an update only when SEQUENCE grows; every change of the
-    # meeting moves ``updated_at``, and a cancellation comes after it.
-    sequence = int(max(meeting.updated_at, meeting.cancelled_at or meeting.updated_at).timestamp())
-    event.add("sequence", sequence + (1 if cancel else 0))
-    event.add("status", "CANCELLED" if cancel else "CONFIRMED")
-    sender_name, sender_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
-    organizer = vCalAddress(f"mailto:{sender_address}")
-    organizer.params["cn"] = vText(sender_name or "Gwangju Hub")
-    event.add("organizer", organizer)
-    attendee = vCalAddress(f"mailto:{user.email}")
-    attendee.params["cn"] = vText(user.display_name)
-    attendee.params["role"] = vText("REQ-PARTICIPANT")
-    attendee.params["rsvp"] = vText("FALSE")
-    event.add("attendee", attendee)
-    calendar.add_component(_seoul_vtimezone())
-    calendar.add_component(event)
-    part = MIMEText(calendar.to_ical().decode(), "calendar", "utf-8")
+    part = MIMEText(
+        ics.invitation(meeting, user, url=url, cancel=cancel).decode(), "calendar", "utf-8"
+    )
     part.set_param("method", method)
     part.add_header("Content-Disposition", "attachment", filename="meeting.ics")
     return part

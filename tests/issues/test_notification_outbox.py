@@ -182,7 +182,7 @@ def test_a_crash_after_the_server_accepted_resends_the_same_message(
     def killed(notification):
         raise Killed
 
-    monkeypatch.setattr(notifications, "_mark_sent", killed)
+    monkeypatch.setattr(notifications.OUTBOX, "mark_sent", killed)
     with pytest.raises(Killed):
         _sweep_at(clock, T)
     monkeypatch.undo()
