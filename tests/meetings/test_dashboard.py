@@ -337,19 +337,31 @@ def _grow(size, agencies, author):
         _cooperation(issue, agencies[(n + 1) % len(agencies)], "requested", at(2026, 5, 1))
 
 
-@pytest.mark.parametrize("size", [5, 60])
+@pytest.mark.parametrize(("size", "organizations"), [(5, 3), (60, 12)])
 def test_query_count_is_fixed_whatever_the_data_size(
-    client, minji, alice, size, django_assert_num_queries
+    client, minji, alice, size, organizations, django_assert_num_queries
 ):
-    agencies = [AgencyFactory() for _ in range(6)]
+    """Neither more issues nor more organizations cost a query more."""
+    agencies = [AgencyFactory() for _ in range(organizations)]
     UserFactory(agency=agencies[0])
     _grow(size, agencies, alice)
     client.force_login(minji)
 
-    # session, user, header agency, bell (issues, reminders); organizations; headline; per lead,
-    # per cooperator, medians; map; trend opened, resolved; next meetings and
+    # session, user, header agency, bell (issues, reminders); organizations; issue counts
+    # (headline, table, trend), medians, open requests (table, map); next meetings and
     # their reminders; reports and the briefing.
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(12):
+        client.get(reverse("dashboard"))
+
+
+@pytest.mark.parametrize("size", [5, 60])
+def test_a_heads_query_count_is_fixed_too(
+    client, hana, alice, agency_a, size, django_assert_num_queries
+):
+    _grow(size, [agency_a, *(AgencyFactory() for _ in range(3))], alice)
+    client.force_login(hana)
+
+    with django_assert_num_queries(12):
         client.get(reverse("dashboard"))
 
 
