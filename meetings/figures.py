@@ -133,27 +133,37 @@ def _seoul_midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
 
-def _issue_conditions(period: Period, today: date, months: list[date]) -> dict[str, Q]:
-    """What each count of ``_issue_counts`` counts, by name."""
+# Which issues a count applies to, by status; None: any status.
+ANY_STATUS = None
+
+
+def _issue_conditions(
+    period: Period, today: date, months: list[date]
+) -> dict[str, tuple[Q | None, tuple[str, ...] | None]]:
+    """What each count of ``_issue_counts`` counts: a condition, and the statuses it is for.
+
+    The status is not part of the conditions: the counts are grouped by it, so
+    the database tests it once per issue rather than once per count (a third of
+    the query's time on 20,000 issues).
+    """
     requested = Cooperation.objects.filter(status=CooperationStatus.REQUESTED)
-    active = Q(status__in=ACTIVE_STATUSES)
     conditions = {
-        "open": active,
-        "overdue": active & Q(due_date__lt=today),
-        "resolved": Q(status__in=DONE_STATUSES, **resolved_between(period.start, period.end)),
+        "open": (None, ACTIVE_STATUSES),
+        "overdue": (Q(due_date__lt=today), ACTIVE_STATUSES),
+        "resolved": (Q(**resolved_between(period.start, period.end)), DONE_STATUSES),
         # "pk IN (subquery)" rather than EXISTS: PostgreSQL hashes the subquery
         # once instead of probing the cooperations for each issue.
-        "waiting": active & Q(pk__in=requested.values("issue_id")),
-        "on_agenda": on_upcoming_agenda(),
+        "waiting": (Q(pk__in=requested.values("issue_id")), ACTIVE_STATUSES),
+        "on_agenda": (on_upcoming_agenda(), ANY_STATUS),
     }
-    # Month edges at midnight in Asia/Seoul; the last month runs to the next one's start.
+    # For the trend, issues filed (resolved) before each month's first midnight in
+    # Asia/Seoul, and before the next month's: one comparison per month and issue,
+    # where "in this month" would take two.
     edges = [_seoul_midnight(m) for m in months]
     edges.append(_seoul_midnight((months[-1] + timedelta(days=31)).replace(day=1)))
-    for index, (start, end) in enumerate(zip(edges, edges[1:], strict=False)):
-        conditions[f"opened_{index}"] = Q(created_at__gte=start, created_at__lt=end)
-        conditions[f"resolved_{index}"] = Q(
-            status__in=DONE_STATUSES, resolved_at__gte=start, resolved_at__lt=end
-        )
+    for index, edge in enumerate(edges):
+        conditions[f"created_before_{index}"] = (Q(created_at__lt=edge), ANY_STATUS)
+        conditions[f"resolved_before_{index}"] = (Q(resolved_at__lt=edge), DONE_STATUSES)
     return conditions
 
 
@@ -164,10 +174,16 @@ def _issue_counts(
     conditions = _issue_conditions(period, today, months)
     rows = (
         issues.order_by()
-        .values("lead_agency_id")
-        .annotate(**{name: Count("pk", filter=condition) for name, condition in conditions.items()})
+        .values("lead_agency_id", "status")
+        .annotate(**{name: Count("pk", filter=q) for name, (q, _statuses) in conditions.items()})
     )
-    return {row.pop("lead_agency_id"): row for row in rows}
+    by_lead: dict[int, dict[str, int]] = {}
+    for row in rows:
+        totals = by_lead.setdefault(row["lead_agency_id"], dict.fromkeys(conditions, 0))
+        for name, (_condition, statuses) in conditions.items():
+            if statuses is ANY_STATUS or row["status"] in statuses:
+                totals[name] += row[name]
+    return by_lead
 
 
 def _headline(counts: dict[int, dict[str, int]]) -> dict[str, int]:
@@ -177,11 +193,19 @@ def _headline(counts: dict[int, dict[str, int]]) -> dict[str, int]:
 
 def _trend(counts: dict[int, dict[str, int]], months: list[date]) -> list[dict]:
     """Issues opened and resolved per month over the last 12 months (Asia/Seoul)."""
+
+    def before(name: str) -> list[int]:
+        return [
+            sum(row[f"{name}_{index}"] for row in counts.values())
+            for index in range(len(months) + 1)
+        ]
+
+    created, resolved = before("created_before"), before("resolved_before")
     return [
         {
             "month": month,
-            "opened": sum(row[f"opened_{index}"] for row in counts.values()),
-            "resolved": sum(row[f"resolved_{index}"] for row in counts.values()),
+            "opened": created[index + 1] - created[index],
+            "resolved": resolved[index + 1] - resolved[index],
         }
         for index, month in enumerate(months)
     ]
