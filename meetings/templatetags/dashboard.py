@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django import template
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import get_language, gettext, ngettext
 
 register = template.Library()
 
@@ -26,14 +28,17 @@ def cooperation_map_cells(cells: list[dict]) -> SafeString:
         if cell["open"]:
             content = str(int(cell["open"]))
         if cell["open"] and cell["stale"]:
-            words = escape(_waiting_long(int(cell["stale"])))
+            words = _waiting_long(get_language(), int(cell["stale"]))
             content += f'<span class="stale" title="{title}">!</span>'
             content += f'<span class="sr-only">, {words}</span>'
         html.append(f'<td class="coop-map__cell shade-{int(cell["shade"])}">{content}</td>')
     return mark_safe("".join(html))  # noqa: S308 - integers and escaped words only
 
 
-def _waiting_long(count: int) -> str:
-    return ngettext(
+@lru_cache(maxsize=512)
+def _waiting_long(language: str, count: int) -> str:
+    """The words for a cell's "!", escaped; the same few counts recur all over the map."""
+    words = ngettext(
         "%(counter)s waiting more than 14 days", "%(counter)s waiting more than 14 days", count
-    ) % {"counter": count}
+    )
+    return escape(words % {"counter": count})
