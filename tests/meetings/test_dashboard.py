@@ -258,6 +258,26 @@ def test_staff_are_sent_to_the_issue_list_and_anonymous_to_login(client, alice):
     assert client.get(reverse("dashboard"))["Location"] == reverse("issues:list")
 
 
+def test_a_column_heading_sorts_the_agency_table_and_keeps_the_period(client, minji, data):
+    client.force_login(minji)
+    custom = {"period": "custom", "start": "2026-05-01", "end": "2026-06-15"}
+
+    response = client.get(reverse("dashboard"), custom | {"sort": "-waiting"})
+
+    # B and C wait for one answer each and keep their order; A for none.
+    assert [row.agency.slug for row in response.context["rows"]] == [
+        "agency-b",
+        "agency-c",
+        "agency-a",
+    ]
+    body = response.content.decode()
+    kept = "?period=custom&amp;start=2026-05-01&amp;end=2026-06-15"
+    assert f'aria-sort="descending"><a href="{kept}&amp;sort=waiting"' in body  # next: ascending
+    assert f'aria-sort="none"><a href="{kept}&amp;sort=-open"' in body
+    ascending = client.get(reverse("dashboard"), custom | {"sort": "median_days"}).context
+    assert [row.agency.slug for row in ascending["rows"]][-1] == "agency-a"  # no median: last
+
+
 def test_the_period_filter_answers_htmx_with_the_figures_only(client, minji, data):
     client.force_login(minji)
 
