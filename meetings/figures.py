@@ -6,8 +6,9 @@ aggregate computed in the database, in a fixed number of queries whatever the
 number of issues or organizations:
 
 1. the organizations shown;
-2. one pass over the issues, grouped by lead organization: the headline, the
-   agency table's issue counts and the 12-month trend (``_issue_counts``);
+2. one pass over the issues, grouped by lead organization and status: the
+   headline, the agency table's issue counts and the 12-month trend
+   (``_issue_counts``);
 3. the median days to resolve per lead organization;
 4. one pass over the open cooperation requests, grouped by (lead,
    cooperating organization): the agency table's waiting requests and the
