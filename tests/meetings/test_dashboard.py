@@ -181,6 +181,27 @@ def test_cooperation_map_counts_open_requests_and_marks_stale_ones(client, minji
     assert cells == {("agency-a", "agency-b"): (1, 1), ("agency-a", "agency-c"): (1, 0)}
 
 
+def test_the_cooperation_map_says_in_words_which_requests_wait_long(client, minji, data):
+    client.force_login(minji)
+
+    english = client.get(reverse("dashboard"), headers={"accept-language": "en"})
+    korean = client.get(reverse("dashboard"), headers={"accept-language": "ko"})
+
+    stale = (
+        '<td class="coop-map__cell shade-1">1<span class="stale" title="{title}">!</span>'
+        '<span class="sr-only">, {words}</span></td>'
+    )
+    assert (
+        stale.format(title="waiting more than 14 days", words="1 waiting more than 14 days")
+        in english.content.decode()
+    )
+    assert (
+        stale.format(title="14일 넘게 대기", words="1건 14일 넘게 대기") in korean.content.decode()
+    )
+    assert '<td class="coop-map__cell shade-1">1</td>' in english.content.decode()  # A → C
+    assert '<td class="coop-map__cell shade-0"></td>' in english.content.decode()
+
+
 def test_trend_per_month_in_seoul_time(client, minji, data):
     client.force_login(minji)
 
