@@ -532,7 +532,9 @@ def _sort_headers(period: Period, sort: str) -> list[dict]:
     return headers
 
 
-def _dashboard_figures(request: AuthenticatedHttpRequest, scope: Agency | None):
+def _dashboard_figures(
+    request: AuthenticatedHttpRequest, scope: Agency | None
+) -> tuple[Period, list[str], dict]:
     today = timezone.localdate()
     period, errors = dashboard_period(request.GET, today)
     found = figures.dashboard_figures(viewer=request.user, scope=scope, period=period, today=today)
