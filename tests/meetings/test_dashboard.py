@@ -389,9 +389,9 @@ def test_query_count_is_fixed_whatever_the_data_size(
     client.force_login(minji)
 
     # session, user, header agency, bell (issues, reminders); organizations; issue counts
-    # (headline, table, trend), medians, open requests (table, map); next meetings and
-    # their reminders; reports and the briefing.
-    with django_assert_num_queries(12):
+    # (headline, table, trend), on an upcoming agenda, medians, open requests (table, map);
+    # next meetings and their reminders; reports and the briefing.
+    with django_assert_num_queries(13):
         client.get(reverse("dashboard"))
 
 
@@ -402,7 +402,7 @@ def test_a_heads_query_count_is_fixed_too(
     _grow(size, [agency_a, *(AgencyFactory() for _ in range(3))], alice)
     client.force_login(hana)
 
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         client.get(reverse("dashboard"))
 
 
