@@ -9,11 +9,12 @@ number of issues or organizations:
 2. one pass over the issues, grouped by lead organization and status: the
    headline, the agency table's issue counts and the 12-month trend
    (``_issue_counts``);
-3. the median days to resolve per lead organization;
-4. one pass over the open cooperation requests, grouped by (lead,
+3. the issues on an upcoming agenda, a few rows read by key (``_on_agenda``);
+4. the median days to resolve per lead organization;
+5. one pass over the open cooperation requests, grouped by (lead,
    cooperating organization): the agency table's waiting requests and the
    cooperation map (``_open_requests``);
-5. the next meetings and their reminders (two), the briefing (two).
+6. the next meetings and their reminders (two), the briefing (two).
 
 Figures are cached (as data, never as HTML) for at most ``CACHE_SECONDS``;
 each number links to the issue list filtered to exactly the issues it counts
