@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Django's own widget templates for FORM_RENDERER below.
+    "django.forms",
     "django_htmx",
     "template_partials",
     "core",
@@ -118,6 +120,11 @@ TEMPLATES = [
         },
     },
 ]
+
+# Forms render through the project's template engine (its cached loader, and
+# templates/django/forms/ overrides: select.html writes its options inline
+# rather than one include each, the bulk of the issue list's filter form).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # --- Data -------------------------------------------------------------------
 
