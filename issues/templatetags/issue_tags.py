@@ -33,7 +33,7 @@ CHOICES = {
 
 @register.filter
 def choice_label(value: str, kind: str) -> str:
-    """``get_<field>_display()`` for the list's many rows: ``{{ issue.status|choice_label:"status" }}``.
+    """``get_<field>_display()`` for many rows: ``{{ issue.status|choice_label:"status" }}``.
 
     Model.get_FOO_display() rebuilds a hashable copy of the field's choices on
     every call, translating each lazy label to hash it: a few hundred gettext

@@ -228,3 +228,15 @@ def test_a_search_counts_its_matches_up_to_a_cap(client, alice, monkeypatch):
     assert broad.context["page"].paginator.num_pages == 2  # the first 3 matches' pages
     assert "현안 1건" in exact.content.decode()
     assert "현안 5건" in unfiltered.content.decode()  # the plain list counts exactly
+
+
+def test_the_filter_panel_is_folded_unless_a_filter_is_set(client, alice):
+    """On a phone the panel would fill the first screen; app.js opens it on wider ones."""
+    client.force_login(alice)
+
+    plain = client.get(reverse("issues:list")).content.decode()
+    filtered = client.get(reverse("issues:list"), {"status": "open"}).content.decode()
+
+    assert '<details class="filter-panel" data-open-wide>' in plain
+    assert "<summary" in plain and "검색 조건" in plain
+    assert '<details class="filter-panel" data-open-wide open>' in filtered
