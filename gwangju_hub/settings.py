@@ -494,6 +494,9 @@ CELERY_BEAT_SCHEDULE = {
 # notification e-mail has waited longer than this: the worker, beat or mail
 # server has stopped. Longer than a few sweep intervals and SMTP backoffs.
 OUTBOX_LATE_MINUTES = env.int("OUTBOX_LATE_MINUTES", default=15)
+# /healthz reuses its outbox answer for this many seconds per process (0: asks
+# every time, as in development and tests, where a change must show at once).
+OUTBOX_CHECK_SECONDS = env.int("OUTBOX_CHECK_SECONDS", default=0 if DEBUG else 5)
 
 # --- Meetings and reminders --------------------------------------------------
 
