@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Django's own widget templates for FORM_RENDERER below.
+    "django.forms",
     "django_htmx",
     "template_partials",
     "core",
@@ -118,6 +120,11 @@ TEMPLATES = [
         },
     },
 ]
+
+# Forms render through the project's template engine (its cached loader, and
+# templates/django/forms/ overrides: select.html writes its options inline
+# rather than one include each, the bulk of the issue list's filter form).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # --- Data -------------------------------------------------------------------
 
@@ -487,6 +494,9 @@ CELERY_BEAT_SCHEDULE = {
 # notification e-mail has waited longer than this: the worker, beat or mail
 # server has stopped. Longer than a few sweep intervals and SMTP backoffs.
 OUTBOX_LATE_MINUTES = env.int("OUTBOX_LATE_MINUTES", default=15)
+# /healthz reuses its outbox answer for this many seconds per process (0: asks
+# every time, as in development and tests, where a change must show at once).
+OUTBOX_CHECK_SECONDS = env.int("OUTBOX_CHECK_SECONDS", default=0 if DEBUG else 5)
 
 # --- Meetings and reminders --------------------------------------------------
 

@@ -11,7 +11,6 @@ import contextlib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -22,6 +21,7 @@ from django.views.decorators.vary import vary_on_headers
 from agencies.http import AuthenticatedHttpRequest
 from core.exports import csv_response
 from core.forms import add_service_errors, rebound_at_version
+from core.pagination import CappedPaginator
 from core.storage import STORAGE_ERRORS, log_storage_error
 from core.views import after_change, page_or_partial
 
@@ -37,6 +37,9 @@ from .forms import (
 from .models import Attachment, Cooperation, Issue
 
 PAGE_SIZE = 25
+# A text search counts its matches up to here (see core.pagination): a short
+# Korean word cannot use the trigram indexes, and an exact count scans every issue.
+SEARCH_COUNT_CAP = 1000
 DETAIL_TEMPLATE = "issues/issue_detail.html"
 
 
@@ -54,9 +57,12 @@ def issue_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = IssueFilterForm(request.GET)
     filters = form.filters()
     issues = selectors.issue_list(user=request.user, filters=filters)
-    page = Paginator(selectors.with_list_relations(issues), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    paginator = CappedPaginator(
+        selectors.with_list_relations(issues),
+        PAGE_SIZE,
+        cap=SEARCH_COUNT_CAP if filters.q else None,
     )
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
