@@ -21,7 +21,9 @@ def outboxes() -> list[Outbox]:
     from issues.notifications import OUTBOX as notification_emails
     from meetings.reminders import OUTBOX as reminders
 
-    return [notification_emails, reminders]
+    from .digest import OUTBOX as digests
+
+    return [notification_emails, reminders, digests]
 
 
 def backlogs(now: datetime | None = None) -> dict[str, Backlog]:

@@ -473,6 +473,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60,
         "options": {"expires": 60},
     },
+    # The daily digest: planned once at DIGEST_TIME on working days, then sent
+    # through its outbox. Every 15 minutes rather than once at 08:30, so a
+    # beat or broker that was down at 08:30 still delivers the day's digest
+    # when it returns (the day is planned once whoever runs first).
+    "send-digests": {
+        "task": "gwangju_hub.send_digests",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 15 * 60},
+    },
     # Proves the worker and beat are alive end to end (broker and database);
     # cheap enough to run often, visible in the worker log.
     "heartbeat": {
@@ -482,6 +491,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Outboxes ------------------------------------------------------------------
+
+# The daily digest's time of day, Asia/Seoul (working days only).
+DIGEST_TIME = env.str("DIGEST_TIME", default="08:30")
 
 # /healthz answers 503 "outbox": "late" when the oldest due reminder or
 # notification e-mail has waited longer than this: the worker, beat or mail
