@@ -103,9 +103,7 @@ def plan(day: date, *, now: datetime | None = None) -> int:
     people = recipients()
     contents = contents_for(people, day)
     rows = [
-        DigestDelivery(
-            recipient=person, day=day, content=contents[person.pk], due_at=moment(day)
-        )
+        DigestDelivery(recipient=person, day=day, content=contents[person.pk], due_at=moment(day))
         for person in people
         if contents.get(person.pk)
     ]
@@ -121,7 +119,10 @@ def plan(day: date, *, now: datetime | None = None) -> int:
 def recipients() -> list[User]:
     """Everyone who can receive a digest: active, with an address."""
     return list(
-        User.objects.filter(is_active=True).exclude(email="").select_related("agency").order_by("pk")
+        User.objects.filter(is_active=True)
+        .exclude(email="")
+        .select_related("agency")
+        .order_by("pk")
     )
 
 
@@ -328,15 +329,12 @@ def still_readable(person: User, content: dict[str, Any]) -> dict[str, Any]:
     readable = set(
         Issue.objects.visible_to(person).filter(pk__in=issue_ids).values_list("pk", flat=True)
     )
-    meetings = {
-        pk
-        for pk in Meeting.objects.for_user(person)
-        .filter(
-            pk__in=[meeting["meeting"] for meeting in content.get("meetings", [])],
-            status=MeetingStatus.SCHEDULED,
-        )
+    meeting_ids = [meeting["meeting"] for meeting in content.get("meetings", [])]
+    meetings = set(
+        Meeting.objects.for_user(person)
+        .filter(pk__in=meeting_ids, status=MeetingStatus.SCHEDULED)
         .values_list("pk", flat=True)
-    }
+    )
     kept: dict[str, Any] = {}
     for name in ("awaiting", "due", "news"):
         section = content.get(name)
@@ -365,7 +363,9 @@ def _context(person: User, day: date, content: dict[str, Any]) -> dict[str, Any]
     def issue_url(item):
         return _absolute(reverse("issues:detail", args=[item["issue"]]))
 
-    sections = {name: dict(content[name]) for name in ("awaiting", "due", "news") if name in content}
+    sections = {
+        name: dict(content[name]) for name in ("awaiting", "due", "news") if name in content
+    }
     for section in sections.values():
         section["items"] = [
             {
