@@ -270,6 +270,8 @@ def test_planning_reads_a_fixed_number_of_queries_whatever_the_number_of_people(
 def test_the_admin_previews_anyones_digest_of_any_day(awaiting, bob, superuser, client):
     client.force_login(superuser)
     url = reverse("admin:gwangju_hub_digestdelivery_preview")
+    changelist = client.get(reverse("admin:gwangju_hub_digestdelivery_changelist"))
+    assert url in changelist.content.decode()  # the way in from the list
     response = client.get(url, {"user": bob.pk, "day": DAY.isoformat()})
     assert response.status_code == 200
     assert "버스 노선 개편 협조" in response.content.decode()
