@@ -30,11 +30,12 @@ from .forms import (
     AttachmentForm,
     CommentForm,
     CooperationAnswerForm,
+    CooperationUpdateForm,
     IssueFilterForm,
     IssueForm,
     StatusForm,
 )
-from .models import Attachment, Cooperation, Issue
+from .models import Attachment, Cooperation, CooperationStatus, Issue
 
 PAGE_SIZE = 25
 DETAIL_TEMPLATE = "issues/issue_detail.html"
@@ -92,15 +93,15 @@ def issue_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
         _("Due date"),
         _("Filed"),
         _("Updated"),
+        _("Reply overdue"),
     ]
+    today = timezone.localdate()
     rows = (
         [
             issue.pk,
             issue.title,
             issue.lead_agency.name,
-            "; ".join(
-                f"{c.agency.name} ({c.get_status_display()})" for c in issue.cooperations.all()
-            ),
+            "; ".join(_cooperation_cell(c, today) for c in issue.cooperations.all()),
             issue.category.name if issue.category else "",
             issue.get_priority_display(),
             issue.get_status_display(),
@@ -108,11 +109,27 @@ def issue_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
             issue.due_date.isoformat() if issue.due_date else "",
             timezone.localtime(issue.created_at).strftime("%Y-%m-%d %H:%M"),
             timezone.localtime(issue.updated_at).strftime("%Y-%m-%d %H:%M"),
+            "; ".join(
+                c.agency.name
+                for c in issue.cooperations.all()
+                if c.status == CooperationStatus.REQUESTED and c.reply_by < today
+            ),
         ]
         for issue in issues.iterator(chunk_size=500)
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return csv_response(header, rows, filename=f"gwangju-hub-issues-{stamp}.csv")
+
+
+def _cooperation_cell(cooperation: Cooperation, today) -> str:
+    """ "기관 (요청됨, 담당 김민준, 회신 기한 2026-12-10)" for one cooperating agency."""
+    parts = [cooperation.get_status_display()]
+    if cooperation.assignee:
+        parts.append(_("in charge: %(name)s") % {"name": cooperation.assignee.display_name})
+    parts.append(_("reply by %(date)s") % {"date": cooperation.reply_by.isoformat()})
+    if cooperation.status == CooperationStatus.REQUESTED and cooperation.reply_by < today:
+        parts.append(_("overdue"))
+    return f"{cooperation.agency.name} ({', '.join(parts)})"
 
 
 @login_required
@@ -198,6 +215,12 @@ def _detail_context(request: HttpRequest, issue: Issue, **forms) -> dict:
         for c in issue.cooperations.all()
         if rules.can_answer_cooperation(user, c)
     }
+    update_forms = {
+        c.pk: forms.get("update_forms", {}).get(c.pk)
+        or CooperationUpdateForm(prefix=f"u{c.pk}", cooperation=c)
+        for c in issue.cooperations.all()
+        if rules.can_answer_cooperation(user, c)
+    }
     return {
         "issue": issue,
         "fragments": [
@@ -210,6 +233,8 @@ def _detail_context(request: HttpRequest, issue: Issue, **forms) -> dict:
         "comment_form": forms.get("comment_form") or CommentForm(),
         "attachment_form": forms.get("attachment_form") or AttachmentForm(),
         "answer_forms": answer_forms,
+        "update_forms": update_forms,
+        "today": timezone.localdate(),
         "status_error": forms.get("status_error"),
     }
 
@@ -299,6 +324,53 @@ def cooperation_answer(
         note=form.cleaned_data["note"],
     )
     return _after_post(request, issue, "cooperations", _("Your answer was recorded."))
+
+
+@login_required
+@require_POST
+def cooperation_update(
+    request: AuthenticatedHttpRequest, pk: int, cooperation_id: int
+) -> HttpResponse:
+    """The cooperating agency's person in charge and reply deadline."""
+    issue = _get_issue_for_user(request, pk)
+    cooperation = get_object_or_404(Cooperation, pk=cooperation_id, issue=issue)
+    if not rules.can_answer_cooperation(request.user, cooperation):
+        raise PermissionDenied
+    form = CooperationUpdateForm(request.POST, prefix=f"u{cooperation.pk}", cooperation=cooperation)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.cooperation_update(
+                cooperation=cooperation,
+                actor=request.user,
+                assignee=data["assignee"],
+                reply_by=data["reply_by"],
+                expected_assignee_id=data["expected_assignee"],
+                expected_reply_by=data["expected_reply_by"],
+            )
+        except services.StaleCooperationError as exc:
+            # Keep what the user chose; move the form to the current values,
+            # so saving again is a deliberate choice.
+            current = exc.current
+            post = request.POST.copy()
+            post[form.add_prefix("expected_assignee")] = current.assignee_id or ""
+            post[form.add_prefix("expected_reply_by")] = current.reply_by.isoformat()
+            form = CooperationUpdateForm(post, prefix=f"u{cooperation.pk}", cooperation=current)
+            form.is_valid()
+            form.add_error(
+                None,
+                _(
+                    "Someone else changed the person in charge or the deadline in the meantime; "
+                    "nothing was saved. Check the current values, then save again."
+                ),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+    if form.errors:
+        return _form_errors(request, issue, "cooperations", update_forms={cooperation.pk: form})
+    return _after_post(
+        request, issue, "cooperations", _("The person in charge and deadline were saved.")
+    )
 
 
 @login_required
