@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from agencies.models import Agency
+from agencies.models import Agency, Delivery
 
 
 class Category(models.Model):
@@ -336,6 +336,10 @@ class Notification(models.Model):
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="notifications")
     read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # How the recipient wanted to be told when it was written (User.delivery_for):
+    # "immediate" owes an e-mail now; "digest" waits for the daily digest, which
+    # picks up the digest rows of its day; "bell" is the bell alone.
+    delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.IMMEDIATE)
     # --- the e-mail --------------------------------------------------------------
     # None: no e-mail is owed (the recipient had no address).
     email_due_at = models.DateTimeField(null=True, blank=True)

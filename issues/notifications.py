@@ -43,7 +43,7 @@ from django.core.mail import EmailMessage
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import translation
 
-from agencies.models import User
+from agencies.models import Delivery, NoticeKind, User
 from core import outbox
 from core.outbox import Outbox, SweepResult, email_from_templates
 
@@ -61,6 +61,22 @@ NOTIFYING_KINDS = {
     EventKind.CHANGED,  # only when it includes a status change (see services)
     EventKind.DECISION,  # a meeting decided something about the issue
 }
+
+# Which of a person's notice choices (/accounts/settings/) governs each event.
+NOTICE_KINDS = {
+    EventKind.COOPERATION_REQUESTED: NoticeKind.COOPERATION,
+    EventKind.COOPERATION_ANSWERED: NoticeKind.COOPERATION,
+    EventKind.COMMENT: NoticeKind.COMMENT,
+    EventKind.STATUS: NoticeKind.STATUS,
+    EventKind.CHANGED: NoticeKind.STATUS,
+    EventKind.DECISION: NoticeKind.DECISION,
+}
+
+
+def notice_kind(event: Event) -> NoticeKind:
+    """The kind of notice an event is, as people choose how to be told of it."""
+    return NOTICE_KINDS[EventKind(event.kind)]
+
 
 # How /healthz and /metrics name this outbox.
 PURPOSE = "notification_email"
@@ -109,22 +125,29 @@ def recipients_for(event: Event) -> list[User]:
 
 
 def notify(event: Event) -> list[Notification]:
-    """Write the event's notifications, each owing an e-mail if its recipient has an address.
+    """Write the event's notifications (the bell), each owing an e-mail when its
+    recipient has an address and wants this kind of notice by e-mail at once.
 
+    A recipient who chose the daily digest or the bell alone gets the bell row
+    only, marked with that choice (``Notification.delivery``) for the digest.
     Call it inside the transaction that recorded the event (``services``
     does): the rows commit or roll back with the change. Returns the rows
     meant; an existing (recipient, event) row is left alone.
     """
     now = event.created_at
-    rows = [
-        Notification(
-            recipient=user,
-            event=event,
-            created_at=now,
-            email_due_at=now if user.email else None,
+    kind = notice_kind(event)
+    rows = []
+    for user in recipients_for(event):
+        delivery = user.delivery_for(kind)
+        rows.append(
+            Notification(
+                recipient=user,
+                event=event,
+                created_at=now,
+                delivery=delivery,
+                email_due_at=now if user.email and delivery == Delivery.IMMEDIATE else None,
+            )
         )
-        for user in recipients_for(event)
-    ]
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     return rows
 
