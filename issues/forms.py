@@ -189,6 +189,7 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     )
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
     mine = forms.BooleanField(label=_("Filed by or assigned to me"), required=False)
+    following = forms.BooleanField(label=_("Issues I follow"), required=False)
     waiting = forms.BooleanField(label=_("Waiting for my agency's answer"), required=False)
     sort = forms.ChoiceField(label=_("Sort"), required=False)
     # Not on the form; the dashboard links with them (see IssueFilters).
@@ -262,6 +263,7 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
             category=data.get("category"),
             overdue=bool(data.get("overdue")),
             mine=bool(data.get("mine")),
+            following=bool(data.get("following")),
             waiting=bool(data.get("waiting")),
             sort=data.get("sort") or DEFAULT_SORT,
             lead=data.get("lead"),

@@ -180,6 +180,44 @@ class Issue(models.Model):
         return self.visibility == Visibility.RESTRICTED
 
 
+class FollowSource(models.TextChoices):
+    MANUAL = "manual", _("Followed")
+    FILED = "filed", _("Filed it")
+    COMMENTED = "commented", _("Commented")
+    ASSIGNED = "assigned", _("Assigned")
+
+
+class Follow(models.Model):
+    """A person following an issue (구독): they hear of its comments, status
+    changes and decisions, as their notice settings say.
+
+    Whether they may still read the issue is checked whenever they would be
+    told (issues.notifications), never assumed from this row.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="follows"
+    )
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="follows")
+    source = models.CharField(max_length=10, choices=FollowSource.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("follow")
+        verbose_name_plural = _("follows")
+        constraints = [
+            # Also serves the list's following=1 filter (user first).
+            models.UniqueConstraint(fields=["user", "issue"], name="follow_once"),
+        ]
+        indexes = [
+            # An event's followers (issues.notifications.recipients_for).
+            models.Index(fields=["issue"], name="follow_issue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} follows #{self.issue_id}"
+
+
 class CooperationStatus(models.TextChoices):
     REQUESTED = "requested", _("Requested")
     ACCEPTED = "accepted", _("Accepted")

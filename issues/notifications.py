@@ -48,7 +48,7 @@ from core import outbox
 from core.outbox import Outbox, SweepResult, email_from_templates
 
 from . import rules
-from .models import Cooperation, Event, EventKind, Issue, Notification
+from .models import Cooperation, Event, EventKind, Follow, Issue, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +94,11 @@ def recipients_for(event: Event) -> list[User]:
     """The users an event concerns, minus its actor and anyone who may not see the issue.
 
     A cooperation request goes to the requested agency's people; an answer, a
-    comment or a status change goes to the lead agency's people and the
-    issue's participants (who filed it, its assignee, commenters, answerers).
+    comment, a status change or a decision goes to the lead agency's people,
+    the issue's followers (who filed it, its assignee and commenters follow it
+    unless they unfollowed) and those who answered a cooperation request.
+    Followers who may no longer read the issue (it was restricted, their
+    agency withdrawn) are never told.
     """
     issue = event.issue
     if event.kind not in NOTIFYING_KINDS:
@@ -107,13 +110,12 @@ def recipients_for(event: Event) -> list[User]:
     if event.kind == EventKind.COOPERATION_REQUESTED:
         audience = Q(agency_id=event.agency_id)
     else:
-        participant_ids = {issue.created_by_id, issue.assignee_id}
-        participant_ids |= set(issue.comments.values_list("author_id", flat=True))
-        participant_ids |= set(
-            issue.cooperations.exclude(answered_by=None).values_list("answered_by_id", flat=True)
+        answerers = issue.cooperations.exclude(answered_by=None).values("answered_by_id")
+        audience = (
+            Q(agency_id=issue.lead_agency_id)
+            | Q(pk__in=Follow.objects.filter(issue_id=issue.pk).values("user_id"))
+            | Q(pk__in=answerers)
         )
-        participant_ids.discard(None)
-        audience = Q(agency_id=issue.lead_agency_id) | Q(pk__in=participant_ids)
     candidates = (
         User.objects.filter(audience, is_active=True)
         .exclude(pk=event.actor_id)

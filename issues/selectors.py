@@ -20,7 +20,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from agencies.models import Agency
+from agencies.models import Agency, Role
 
 from . import extensions
 from .models import (
@@ -31,7 +31,9 @@ from .models import (
     Cooperation,
     CooperationStatus,
     Event,
+    Follow,
     Issue,
+    Visibility,
 )
 
 SORTS = {
@@ -53,6 +55,7 @@ class IssueFilters:
     category: Category | None = None
     overdue: bool = False
     mine: bool = False
+    following: bool = False
     waiting: bool = False
     sort: str = DEFAULT_SORT
     # Filters behind the dashboard's links, so every number opens exactly its issues.
@@ -82,6 +85,8 @@ def issue_list(*, user, filters: IssueFilters) -> QuerySet[Issue]:
         issues = issues.overdue(timezone.localdate())
     if filters.mine:
         issues = issues.filter(Q(created_by=user) | Q(assignee=user))
+    if filters.following:
+        issues = issues.filter(Exists(Follow.objects.filter(issue=OuterRef("pk"), user=user)))
     if filters.waiting:
         issues = issues.filter(Exists(_waiting_cooperations(user.agency_id)))
     if filters.lead is not None:
@@ -193,3 +198,22 @@ def status_counts(issues: QuerySet[Issue]) -> dict[str, int]:
     """Counts per status of a filtered list, in one query."""
     rows = issues.order_by().values("status").annotate(n=Count("id"))
     return {row["status"]: row["n"] for row in rows}
+
+
+def follow_state(issue: Issue, user) -> dict:
+    """The follow box of an issue page: whether the user follows it, and how many do.
+
+    Only followers who may read the issue now are counted (active, and of the
+    Mayor's office or an involved agency when it is restricted): the number
+    says nothing about people it is hidden from.
+    """
+    followers = Follow.objects.filter(issue=issue, user__is_active=True)
+    if issue.visibility != Visibility.ALL:
+        involved = [issue.lead_agency_id, *(c.agency_id for c in issue.cooperations.all())]
+        followers = followers.filter(
+            Q(user__agency_id__in=involved)
+            | Q(user__is_superuser=True)
+            | Q(user__role=Role.MAYOR_OFFICE)
+        )
+    counts = followers.aggregate(n=Count("pk"), mine=Count("pk", filter=Q(user=user)))
+    return {"following": bool(counts["mine"]), "follower_count": counts["n"]}

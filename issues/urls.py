@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/", views.issue_detail, name="detail"),
     path("<int:pk>/edit/", views.issue_edit, name="edit"),
     path("<int:pk>/status/", views.issue_change_status, name="status"),
+    path("<int:pk>/follow/", views.issue_follow, name="follow"),
     path("<int:pk>/comments/", views.comment_create, name="comment"),
     path(
         "<int:pk>/cooperations/<int:cooperation_id>/answer/",

@@ -211,6 +211,7 @@ def _detail_context(request: HttpRequest, issue: Issue, **forms) -> dict:
         "attachment_form": forms.get("attachment_form") or AttachmentForm(),
         "answer_forms": answer_forms,
         "status_error": forms.get("status_error"),
+        **selectors.follow_state(issue, user),
     }
 
 
@@ -374,3 +375,27 @@ def attachment_download(
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+@require_POST
+def issue_follow(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Follow (``action=follow``) or unfollow (``action=unfollow``) an issue one may read."""
+    issue = _get_issue_for_user(request, pk)
+    if request.POST.get("action") == "unfollow":
+        services.issue_unfollow(user=request.user, issue=issue)
+        message = _("You no longer follow this issue.")
+    else:
+        services.issue_follow(user=request.user, issue=issue)
+        message = _(
+            "You follow this issue now: you will hear of its comments, status changes "
+            "and decisions."
+        )
+    return after_change(
+        request,
+        message=message,
+        page_url=issue.get_absolute_url(),
+        template=DETAIL_TEMPLATE,
+        partial="follow",
+        context=lambda: {"issue": issue, **selectors.follow_state(issue, request.user)},
+    )
