@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
 from django import forms
 from django.utils import timezone
@@ -274,3 +275,30 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
             on_agenda=bool(data.get("agenda")),
             awaiting=bool(data.get("awaiting")),
         )
+
+
+def normalized_query(data) -> str:
+    """The list's filter parameters of ``data`` as a query string, for a saved search.
+
+    Only the filter form's own keys, non-empty and understood, in the form's
+    order: ``page`` and anything unknown or invalid is dropped.
+    """
+    form = IssueFilterForm(data)
+    form.is_valid()
+    kept = [
+        (name, value.strip())
+        for name in IssueFilterForm.base_fields
+        if name not in form.errors
+        for value in data.getlist(name)
+        if value.strip()
+    ]
+    return urlencode(kept)
+
+
+class SavedSearchForm(SafeInputMixin, KRDSFormMixin, forms.Form):
+    """Save the current filters under a name, or rename a saved search."""
+
+    name = forms.CharField(label=_("Name"), max_length=80)
+    include_in_digest = forms.BooleanField(
+        label=_("New matches in the daily digest"), required=False
+    )

@@ -218,6 +218,40 @@ class Follow(models.Model):
         return f"{self.user_id} follows #{self.issue_id}"
 
 
+class SavedSearch(models.Model):
+    """A person's named filters of the issue list (저장한 검색); theirs alone.
+
+    ``query_string`` holds only the list's filter parameters (never ``page``),
+    normalized when saved (issues.forms.normalized_query). With
+    ``include_in_digest`` the daily digest may tell of new matches.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches"
+    )
+    name = models.CharField(_("Name"), max_length=80)
+    query_string = models.CharField(max_length=2000, blank=True)
+    include_in_digest = models.BooleanField(_("New matches in the daily digest"), default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("saved search")
+        verbose_name_plural = _("saved searches")
+        ordering = ["name", "id"]
+        constraints = [
+            # Also serves the list beside the issue list (one user's, by name).
+            models.UniqueConstraint(fields=["user", "name"], name="saved_search_name_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        url = reverse("issues:list")
+        return f"{url}?{self.query_string}" if self.query_string else url
+
+
 class CooperationStatus(models.TextChoices):
     REQUESTED = "requested", _("Requested")
     ACCEPTED = "accepted", _("Accepted")

@@ -33,6 +33,7 @@ from .models import (
     Event,
     Follow,
     Issue,
+    SavedSearch,
     Visibility,
 )
 
@@ -217,3 +218,8 @@ def follow_state(issue: Issue, user) -> dict:
         )
     counts = followers.aggregate(n=Count("pk"), mine=Count("pk", filter=Q(user=user)))
     return {"following": bool(counts["mine"]), "follower_count": counts["n"]}
+
+
+def saved_searches(user) -> QuerySet[SavedSearch]:
+    """One's own saved searches, by name; nobody else's, ever."""
+    return SavedSearch.objects.filter(user=user).order_by("name", "id")

@@ -38,6 +38,7 @@ from .models import (
     Follow,
     FollowSource,
     Issue,
+    SavedSearch,
     Status,
 )
 
@@ -459,3 +460,50 @@ def follow_automatically(*, user, issue: Issue, source: str) -> None:
     if user is None or not rules.can_view(user, issue):
         return
     Follow.objects.get_or_create(user=user, issue=issue, defaults={"source": source})
+
+
+# --- saved searches (저장한 검색) --------------------------------------------------------
+
+
+def _clean_saved_search(search: SavedSearch) -> None:
+    search.name = search.name.strip()
+    if (
+        SavedSearch.objects.filter(user=search.user, name=search.name)
+        .exclude(pk=search.pk)
+        .exists()
+    ):
+        raise ValidationError({"name": _("You already have a saved search of this name.")})
+    search.full_clean()
+
+
+def saved_search_create(
+    *, user, name: str, query_string: str, include_in_digest: bool = False
+) -> SavedSearch:
+    """Save a normalized list query (issues.forms.normalized_query) under a name of one's own."""
+    search = SavedSearch(
+        user=user, name=name, query_string=query_string, include_in_digest=include_in_digest
+    )
+    _clean_saved_search(search)
+    search.save()
+    return search
+
+
+def saved_search_update(
+    *, search: SavedSearch, user, name: str, include_in_digest: bool
+) -> SavedSearch:
+    """Rename a saved search, or change whether the digest tells of its new matches."""
+    if search.user_id != user.pk:
+        raise PermissionDenied
+    search.name = name
+    search.include_in_digest = include_in_digest
+    search.updated_at = timezone.now()
+    _clean_saved_search(search)
+    search.save(update_fields=["name", "include_in_digest", "updated_at"])
+    return search
+
+
+def saved_search_delete(*, search: SavedSearch, user) -> None:
+    """Delete one's own saved search."""
+    if search.user_id != user.pk:
+        raise PermissionDenied
+    search.delete()
