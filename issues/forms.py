@@ -281,18 +281,24 @@ def normalized_query(data) -> str:
     """The list's filter parameters of ``data`` as a query string, for a saved search.
 
     Only the filter form's own keys, non-empty and understood, in the form's
-    order: ``page`` and anything unknown or invalid is dropped.
+    order: ``page``, the default sort and anything unknown or invalid are
+    dropped; a ticked box is written ``=1`` as the links write it
+    (``following=1``), whether the form sent ``on`` or ``1``.
     """
     form = IssueFilterForm(data)
     form.is_valid()
-    kept = [
-        (name, value.strip())
-        for name in IssueFilterForm.base_fields
-        if name not in form.errors
-        for value in data.getlist(name)
-        if value.strip()
-    ]
-    return urlencode(kept)
+    kept = []
+    for name, field in IssueFilterForm.base_fields.items():
+        if name in form.errors:
+            continue
+        if isinstance(field, forms.BooleanField):
+            if form.cleaned_data.get(name):
+                kept.append((name, "1"))
+            continue
+        kept += [(name, value.strip()) for value in data.getlist(name) if value.strip()]
+    return urlencode(
+        [(name, value) for name, value in kept if (name, value) != ("sort", DEFAULT_SORT)]
+    )
 
 
 class SavedSearchForm(SafeInputMixin, KRDSFormMixin, forms.Form):
