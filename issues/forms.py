@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -251,6 +252,7 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     )
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
     mine = forms.BooleanField(label=_("Filed by or assigned to me"), required=False)
+    following = forms.BooleanField(label=_("Issues I follow"), required=False)
     waiting = forms.BooleanField(label=_("Waiting for my agency's answer"), required=False)
     reply_overdue = forms.BooleanField(label=_("Cooperation reply overdue"), required=False)
     sort = forms.ChoiceField(label=_("Sort"), required=False)
@@ -325,6 +327,7 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
             category=data.get("category"),
             overdue=bool(data.get("overdue")),
             mine=bool(data.get("mine")),
+            following=bool(data.get("following")),
             waiting=bool(data.get("waiting")),
             reply_overdue=bool(data.get("reply_overdue")),
             sort=data.get("sort") or DEFAULT_SORT,
@@ -336,3 +339,36 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
             on_agenda=bool(data.get("agenda")),
             awaiting=bool(data.get("awaiting")),
         )
+
+
+def normalized_query(data) -> str:
+    """The list's filter parameters of ``data`` as a query string, for a saved search.
+
+    Only the filter form's own keys, non-empty and understood, in the form's
+    order: ``page``, the default sort and anything unknown or invalid are
+    dropped; a ticked box is written ``=1`` as the links write it
+    (``following=1``), whether the form sent ``on`` or ``1``.
+    """
+    form = IssueFilterForm(data)
+    form.is_valid()
+    kept = []
+    for name, field in IssueFilterForm.base_fields.items():
+        if name in form.errors:
+            continue
+        if isinstance(field, forms.BooleanField):
+            if form.cleaned_data.get(name):
+                kept.append((name, "1"))
+            continue
+        kept += [(name, value.strip()) for value in data.getlist(name) if value.strip()]
+    return urlencode(
+        [(name, value) for name, value in kept if (name, value) != ("sort", DEFAULT_SORT)]
+    )
+
+
+class SavedSearchForm(SafeInputMixin, KRDSFormMixin, forms.Form):
+    """Save the current filters under a name, or rename a saved search."""
+
+    name = forms.CharField(label=_("Name"), max_length=80)
+    include_in_digest = forms.BooleanField(
+        label=_("New matches in the daily digest"), required=False
+    )

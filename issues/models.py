@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from agencies.models import Agency
+from agencies.models import Agency, Delivery
 from core.workdays import add_working_days
 
 
@@ -179,6 +179,78 @@ class Issue(models.Model):
     @property
     def is_restricted(self) -> bool:
         return self.visibility == Visibility.RESTRICTED
+
+
+class FollowSource(models.TextChoices):
+    MANUAL = "manual", _("Followed")
+    FILED = "filed", _("Filed it")
+    COMMENTED = "commented", _("Commented")
+    ASSIGNED = "assigned", _("Assigned")
+
+
+class Follow(models.Model):
+    """A person following an issue (구독): they hear of its comments, status
+    changes and decisions, as their notice settings say.
+
+    Whether they may still read the issue is checked whenever they would be
+    told (issues.notifications), never assumed from this row.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="follows"
+    )
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="follows")
+    source = models.CharField(max_length=10, choices=FollowSource.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("follow")
+        verbose_name_plural = _("follows")
+        constraints = [
+            # Also serves the list's following=1 filter (user first).
+            models.UniqueConstraint(fields=["user", "issue"], name="follow_once"),
+        ]
+        indexes = [
+            # An event's followers (issues.notifications.recipients_for).
+            models.Index(fields=["issue"], name="follow_issue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} follows #{self.issue_id}"
+
+
+class SavedSearch(models.Model):
+    """A person's named filters of the issue list (저장한 검색); theirs alone.
+
+    ``query_string`` holds only the list's filter parameters (never ``page``),
+    normalized when saved (issues.forms.normalized_query). With
+    ``include_in_digest`` the daily digest may tell of new matches.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches"
+    )
+    name = models.CharField(_("Name"), max_length=80)
+    query_string = models.CharField(max_length=2000, blank=True)
+    include_in_digest = models.BooleanField(_("New matches in the daily digest"), default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("saved search")
+        verbose_name_plural = _("saved searches")
+        ordering = ["name", "id"]
+        constraints = [
+            # Also serves the list beside the issue list (one user's, by name).
+            models.UniqueConstraint(fields=["user", "name"], name="saved_search_name_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        url = reverse("issues:list")
+        return f"{url}?{self.query_string}" if self.query_string else url
 
 
 class CooperationStatus(models.TextChoices):
@@ -369,6 +441,10 @@ class Notification(models.Model):
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="notifications")
     read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # How the recipient wanted to be told when it was written (User.delivery_for):
+    # "immediate" owes an e-mail now; "digest" waits for the daily digest, which
+    # picks up the digest rows of its day; "bell" is the bell alone.
+    delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.IMMEDIATE)
     # --- the e-mail --------------------------------------------------------------
     # None: no e-mail is owed (the recipient had no address).
     email_due_at = models.DateTimeField(null=True, blank=True)

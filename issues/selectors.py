@@ -20,7 +20,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from agencies.models import Agency
+from agencies.models import Agency, Role
 
 from . import extensions
 from .models import (
@@ -31,7 +31,10 @@ from .models import (
     Cooperation,
     CooperationStatus,
     Event,
+    Follow,
     Issue,
+    SavedSearch,
+    Visibility,
 )
 
 SORTS = {
@@ -53,6 +56,7 @@ class IssueFilters:
     category: Category | None = None
     overdue: bool = False
     mine: bool = False
+    following: bool = False
     waiting: bool = False
     # A cooperation request past its reply deadline and still unanswered.
     reply_overdue: bool = False
@@ -84,6 +88,8 @@ def issue_list(*, user, filters: IssueFilters) -> QuerySet[Issue]:
         issues = issues.overdue(timezone.localdate())
     if filters.mine:
         issues = issues.filter(Q(created_by=user) | Q(assignee=user))
+    if filters.following:
+        issues = issues.filter(Exists(Follow.objects.filter(issue=OuterRef("pk"), user=user)))
     if filters.waiting:
         issues = issues.filter(Exists(_waiting_cooperations(user.agency_id)))
     if filters.reply_overdue:
@@ -206,3 +212,27 @@ def status_counts(issues: QuerySet[Issue]) -> dict[str, int]:
     """Counts per status of a filtered list, in one query."""
     rows = issues.order_by().values("status").annotate(n=Count("id"))
     return {row["status"]: row["n"] for row in rows}
+
+
+def follow_state(issue: Issue, user) -> dict:
+    """The follow box of an issue page: whether the user follows it, and how many do.
+
+    Only followers who may read the issue now are counted (active, and of the
+    Mayor's office or an involved agency when it is restricted): the number
+    says nothing about people it is hidden from.
+    """
+    followers = Follow.objects.filter(issue=issue, user__is_active=True)
+    if issue.visibility != Visibility.ALL:
+        involved = [issue.lead_agency_id, *(c.agency_id for c in issue.cooperations.all())]
+        followers = followers.filter(
+            Q(user__agency_id__in=involved)
+            | Q(user__is_superuser=True)
+            | Q(user__role=Role.MAYOR_OFFICE)
+        )
+    counts = followers.aggregate(n=Count("pk"), mine=Count("pk", filter=Q(user=user)))
+    return {"following": bool(counts["mine"]), "follower_count": counts["n"]}
+
+
+def saved_searches(user) -> QuerySet[SavedSearch]:
+    """One's own saved searches, by name; nobody else's, ever."""
+    return SavedSearch.objects.filter(user=user).order_by("name", "id")

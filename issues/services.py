@@ -35,7 +35,10 @@ from .models import (
     CooperationStatus,
     Event,
     EventKind,
+    Follow,
+    FollowSource,
     Issue,
+    SavedSearch,
     Status,
 )
 
@@ -169,6 +172,9 @@ def issue_create(
         issue.save()
         event_record(issue, actor, EventKind.CREATED)
         _request_cooperation(issue, cooperating, actor, reply_by)
+        follow_automatically(user=actor, issue=issue, source=FollowSource.FILED)
+        if assignee is not None:
+            follow_automatically(user=assignee, issue=issue, source=FollowSource.ASSIGNED)
     return issue
 
 
@@ -286,6 +292,9 @@ def _apply_update(
     current.updated_at = timezone.now()
     current.save()
     _record_update(current, actor, changes, added, removed, reply_by)
+    # After the cooperations changed: the assignee must be able to read the issue.
+    if current.assignee is not None and any(c["field"] == "assignee" for c in changes):
+        follow_automatically(user=current.assignee, issue=current, source=FollowSource.ASSIGNED)
     return current
 
 
@@ -479,6 +488,7 @@ def comment_create(*, issue: Issue, actor, body: str) -> Comment:
         comment.save()
         Issue.objects.filter(pk=issue.pk).update(updated_at=comment.created_at)
         event_record(issue, actor, EventKind.COMMENT, comment=comment, notify=True)
+        follow_automatically(user=actor, issue=issue, source=FollowSource.COMMENTED)
     return comment
 
 
@@ -520,3 +530,86 @@ def attachment_add(*, issue: Issue, actor, uploaded_file) -> Attachment:
         attachment.file.delete(save=False)  # no row points at it: don't leave an orphan
         raise
     return attachment
+
+
+# --- following (구독) ---------------------------------------------------------------------
+
+
+def issue_follow(*, user, issue: Issue) -> Follow:
+    """Follow an issue: hear of its comments, status changes and decisions.
+
+    Only an issue one may read; following again changes nothing.
+    """
+    if not rules.can_view(user, issue):
+        raise PermissionDenied
+    follow, _created = Follow.objects.get_or_create(
+        user=user, issue=issue, defaults={"source": FollowSource.MANUAL}
+    )
+    return follow
+
+
+def issue_unfollow(*, user, issue: Issue) -> None:
+    """Stop following an issue. Filing, commenting or being assigned follows it again."""
+    if not rules.can_view(user, issue):
+        raise PermissionDenied
+    Follow.objects.filter(user=user, issue=issue).delete()
+
+
+def follow_automatically(*, user, issue: Issue, source: str) -> None:
+    """Make ``user`` follow ``issue`` because of what they did or were given
+    (``FollowSource``: filed, commented, assigned).
+
+    For other services too: the cooperation assignee of issue 9 is followed
+    through here. Does nothing for someone who may not read the issue, or who
+    already follows it (the first reason is kept).
+    """
+    if user is None or not rules.can_view(user, issue):
+        return
+    Follow.objects.get_or_create(user=user, issue=issue, defaults={"source": source})
+
+
+# --- saved searches (저장한 검색) --------------------------------------------------------
+
+
+def _clean_saved_search(search: SavedSearch) -> None:
+    search.name = search.name.strip()
+    if (
+        SavedSearch.objects.filter(user=search.user, name=search.name)
+        .exclude(pk=search.pk)
+        .exists()
+    ):
+        raise ValidationError({"name": _("You already have a saved search of this name.")})
+    search.full_clean()
+
+
+def saved_search_create(
+    *, user, name: str, query_string: str, include_in_digest: bool = False
+) -> SavedSearch:
+    """Save a normalized list query (issues.forms.normalized_query) under a name of one's own."""
+    search = SavedSearch(
+        user=user, name=name, query_string=query_string, include_in_digest=include_in_digest
+    )
+    _clean_saved_search(search)
+    search.save()
+    return search
+
+
+def saved_search_update(
+    *, search: SavedSearch, user, name: str, include_in_digest: bool
+) -> SavedSearch:
+    """Rename a saved search, or change whether the digest tells of its new matches."""
+    if search.user_id != user.pk:
+        raise PermissionDenied
+    search.name = name
+    search.include_in_digest = include_in_digest
+    search.updated_at = timezone.now()
+    _clean_saved_search(search)
+    search.save(update_fields=["name", "include_in_digest", "updated_at"])
+    return search
+
+
+def saved_search_delete(*, search: SavedSearch, user) -> None:
+    """Delete one's own saved search."""
+    if search.user_id != user.pk:
+        raise PermissionDenied
+    search.delete()

@@ -12,8 +12,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -33,9 +41,11 @@ from .forms import (
     CooperationUpdateForm,
     IssueFilterForm,
     IssueForm,
+    SavedSearchForm,
     StatusForm,
+    normalized_query,
 )
-from .models import Attachment, Cooperation, CooperationStatus, Issue
+from .models import Attachment, Cooperation, CooperationStatus, Issue, SavedSearch
 
 PAGE_SIZE = 25
 DETAIL_TEMPLATE = "issues/issue_detail.html"
@@ -236,6 +246,7 @@ def _detail_context(request: HttpRequest, issue: Issue, **forms) -> dict:
         "update_forms": update_forms,
         "today": timezone.localdate(),
         "status_error": forms.get("status_error"),
+        **selectors.follow_state(issue, user),
     }
 
 
@@ -446,3 +457,127 @@ def attachment_download(
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+@require_POST
+def issue_follow(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Follow (``action=follow``) or unfollow (``action=unfollow``) an issue one may read."""
+    issue = _get_issue_for_user(request, pk)
+    if request.POST.get("action") == "unfollow":
+        services.issue_unfollow(user=request.user, issue=issue)
+        message = _("You no longer follow this issue.")
+    else:
+        services.issue_follow(user=request.user, issue=issue)
+        message = _(
+            "You follow this issue now: you will hear of its comments, status changes "
+            "and decisions."
+        )
+    return after_change(
+        request,
+        message=message,
+        page_url=issue.get_absolute_url(),
+        template=DETAIL_TEMPLATE,
+        partial="follow",
+        context=lambda: {"issue": issue, **selectors.follow_state(issue, request.user)},
+    )
+
+
+# --- saved searches (저장한 검색) --------------------------------------------------------
+
+SAVED_SEARCHES_TEMPLATE = "issues/partials/saved_searches.html"
+
+
+def _posted_query(request: HttpRequest) -> str:
+    """The list filters a saved-search form was sent from, normalized.
+
+    With htmx the filter form's fields come along (``hx-include``): the
+    filters as they are now, even after in-place filtering. Without it, the
+    ``query`` the page was rendered with.
+    """
+    source = request.POST if "q" in request.POST else QueryDict(request.POST.get("query", ""))
+    return normalized_query(source)
+
+
+def _saved_searches_answer(
+    request: HttpRequest,
+    query: str,
+    *,
+    flash: str = "",
+    form: SavedSearchForm | None = None,
+    is_save_form: bool = False,
+) -> HttpResponse:
+    """The box again (htmx), or back to the list with a message (POST/redirect/GET)."""
+    error = " ".join(e for errors in form.errors.values() for e in errors) if form else ""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, flash)
+        url = reverse("issues:list")
+        return redirect(f"{url}?{query}" if query else url)
+    context = {
+        "searches": selectors.saved_searches(request.user),
+        "query": query,
+        # The save form keeps what was typed when saving failed.
+        "save_form": form if is_save_form else SavedSearchForm(auto_id="saved-search-%s"),
+        "flash": flash,
+        "error": "" if is_save_form else error,
+    }
+    return render(request, SAVED_SEARCHES_TEMPLATE, context)
+
+
+def _get_saved_search_for_user(request: HttpRequest, pk: int) -> SavedSearch:
+    # Someone else's saved search does not exist for this user: 404.
+    return get_object_or_404(SavedSearch, pk=pk, user=request.user)
+
+
+@login_required
+@require_POST
+def saved_search_create(request: AuthenticatedHttpRequest) -> HttpResponse:
+    query = _posted_query(request)
+    form = SavedSearchForm(request.POST, auto_id="saved-search-%s")
+    if form.is_valid():
+        try:
+            services.saved_search_create(
+                user=request.user,
+                name=form.cleaned_data["name"],
+                query_string=query,
+                include_in_digest=form.cleaned_data["include_in_digest"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            return _saved_searches_answer(request, query, flash=_("The search was saved."))
+    return _saved_searches_answer(request, query, form=form, is_save_form=True)
+
+
+@login_required
+@require_POST
+def saved_search_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    search = _get_saved_search_for_user(request, pk)
+    query = _posted_query(request)
+    form = SavedSearchForm(request.POST)
+    if form.is_valid():
+        try:
+            services.saved_search_update(
+                search=search,
+                user=request.user,
+                name=form.cleaned_data["name"],
+                include_in_digest=form.cleaned_data["include_in_digest"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            return _saved_searches_answer(request, query, flash=_("The saved search was changed."))
+    return _saved_searches_answer(request, query, form=form)
+
+
+@login_required
+@require_POST
+def saved_search_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    search = _get_saved_search_for_user(request, pk)
+    services.saved_search_delete(search=search, user=request.user)
+    return _saved_searches_answer(
+        request, _posted_query(request), flash=_("The saved search was deleted.")
+    )

@@ -60,7 +60,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from agencies.models import Agency, Role, User
+from agencies.models import Agency, Delivery, NoticeKind, Role, User
 from core import outbox
 from core.outbox import Outbox, email_from_templates
 from issues import rules as issue_rules
@@ -591,13 +591,28 @@ def time_left_label(days: int) -> str:
     return gettext("D-%(days)s") % {"days": days}
 
 
-def _compose(delivery: ReminderDelivery, *, at: datetime) -> EmailMessage | None:
-    """The reminder as an e-mail in the recipient's language (None: no address).
+# Which of a person's notice choices (/accounts/settings/) governs each reminder. A
+# cancellation withdraws the invitation that only e-mailed meeting reminders carry,
+# so it follows the meeting reminders' choice.
+NOTICE_KINDS = {
+    ReminderPurpose.MEETING: NoticeKind.MEETING_REMINDER,
+    ReminderPurpose.CANCELLATION: NoticeKind.MEETING_REMINDER,
+    ReminderPurpose.REPORT_DEADLINE: NoticeKind.DEADLINE_REMINDER,
+}
 
-    ``at`` is when it is sent: the label says how long is left from then.
+
+def _compose(delivery: ReminderDelivery, *, at: datetime) -> EmailMessage | None:
+    """The reminder as an e-mail in the recipient's language.
+
+    None (no mail; the row is marked sent and the bell gets its notice) when
+    the recipient has no address, or chose the digest or the bell alone for
+    this kind of reminder. ``at`` is when it is sent: the label says how long
+    is left from then.
     """
     user = delivery.recipient
     if not user.email:
+        return None
+    if user.delivery_for(NOTICE_KINDS[ReminderPurpose(delivery.purpose)]) != Delivery.IMMEDIATE:
         return None
     meeting = delivery.meeting
     template = {
