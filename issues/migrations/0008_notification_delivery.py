@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('issues', '0006_notification_email_outbox'),
+        ('issues', '0007_cooperation_deadlines'),
     ]
 
     operations = [

@@ -31,7 +31,7 @@ def follow_existing_participants(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('issues', '0007_notification_delivery'),
+        ('issues', '0008_notification_delivery'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

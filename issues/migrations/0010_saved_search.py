@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('issues', '0008_follow'),
+        ('issues', '0009_follow'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
