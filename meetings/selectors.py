@@ -157,8 +157,10 @@ class _Median(Aggregate):
     output_field = FloatField()
 
 
-def _median_days(resolved: QuerySet[Issue]) -> dict[int, float]:
+def median_days_by_lead(resolved: QuerySet[Issue]) -> dict[int, float]:
     """Median days from filing to resolution per lead agency, in one query.
+
+    The one median of the app: the performance pages and the dashboard both ask it.
 
     PostgreSQL computes the median itself (``percentile_cont``); SQLite has no
     such aggregate, so there the durations come back in one query and Python
@@ -228,7 +230,7 @@ def performance_statistics(
             overdue=Count("pk", filter=overdue),
         )
     }
-    medians = _median_days(issues.filter(resolved_in_year))
+    medians = median_days_by_lead(issues.filter(resolved_in_year))
     answered = dict(
         cooperations.filter(answered_at__gte=start, answered_at__lt=end)
         .exclude(status=CooperationStatus.REQUESTED)

@@ -181,6 +181,27 @@ def test_cooperation_map_counts_open_requests_and_marks_stale_ones(client, minji
     assert cells == {("agency-a", "agency-b"): (1, 1), ("agency-a", "agency-c"): (1, 0)}
 
 
+def test_the_cooperation_map_says_in_words_which_requests_wait_long(client, minji, data):
+    client.force_login(minji)
+
+    english = client.get(reverse("dashboard"), headers={"accept-language": "en"})
+    korean = client.get(reverse("dashboard"), headers={"accept-language": "ko"})
+
+    stale = (
+        '<td class="coop-map__cell shade-1">1<span class="stale" title="{title}">!</span>'
+        '<span class="sr-only">, {words}</span></td>'
+    )
+    assert (
+        stale.format(title="waiting more than 14 days", words="1 waiting more than 14 days")
+        in english.content.decode()
+    )
+    assert (
+        stale.format(title="14일 넘게 대기", words="1건 14일 넘게 대기") in korean.content.decode()
+    )
+    assert '<td class="coop-map__cell shade-1">1</td>' in english.content.decode()  # A → C
+    assert '<td class="coop-map__cell shade-0"></td>' in english.content.decode()
+
+
 def test_trend_per_month_in_seoul_time(client, minji, data):
     client.force_login(minji)
 
@@ -256,6 +277,26 @@ def test_staff_are_sent_to_the_issue_list_and_anonymous_to_login(client, alice):
     assert client.get(reverse("dashboard"))["Location"].startswith("/accounts/login/")
     client.force_login(alice)
     assert client.get(reverse("dashboard"))["Location"] == reverse("issues:list")
+
+
+def test_a_column_heading_sorts_the_agency_table_and_keeps_the_period(client, minji, data):
+    client.force_login(minji)
+    custom = {"period": "custom", "start": "2026-05-01", "end": "2026-06-15"}
+
+    response = client.get(reverse("dashboard"), custom | {"sort": "-waiting"})
+
+    # B and C wait for one answer each and keep their order; A for none.
+    assert [row.agency.slug for row in response.context["rows"]] == [
+        "agency-b",
+        "agency-c",
+        "agency-a",
+    ]
+    body = response.content.decode()
+    kept = "?period=custom&amp;start=2026-05-01&amp;end=2026-06-15"
+    assert f'aria-sort="descending"><a href="{kept}&amp;sort=waiting"' in body  # next: ascending
+    assert f'aria-sort="none"><a href="{kept}&amp;sort=-open"' in body
+    ascending = client.get(reverse("dashboard"), custom | {"sort": "median_days"}).context
+    assert [row.agency.slug for row in ascending["rows"]][-1] == "agency-a"  # no median: last
 
 
 def test_the_period_filter_answers_htmx_with_the_figures_only(client, minji, data):
@@ -337,19 +378,31 @@ def _grow(size, agencies, author):
         _cooperation(issue, agencies[(n + 1) % len(agencies)], "requested", at(2026, 5, 1))
 
 
-@pytest.mark.parametrize("size", [5, 60])
+@pytest.mark.parametrize(("size", "organizations"), [(5, 3), (60, 12)])
 def test_query_count_is_fixed_whatever_the_data_size(
-    client, minji, alice, size, django_assert_num_queries
+    client, minji, alice, size, organizations, django_assert_num_queries
 ):
-    agencies = [AgencyFactory() for _ in range(6)]
+    """Neither more issues nor more organizations cost a query more."""
+    agencies = [AgencyFactory() for _ in range(organizations)]
     UserFactory(agency=agencies[0])
     _grow(size, agencies, alice)
     client.force_login(minji)
 
-    # session, user, header agency, bell (issues, reminders); organizations; headline; per lead,
-    # per cooperator, medians; map; trend opened, resolved; next meetings and
-    # their reminders; reports and the briefing.
-    with django_assert_num_queries(16):
+    # session, user, header agency, bell (issues, reminders); organizations; issue counts
+    # (headline, table, trend), on an upcoming agenda, medians, open requests (table, map);
+    # next meetings and their reminders; reports and the briefing.
+    with django_assert_num_queries(13):
+        client.get(reverse("dashboard"))
+
+
+@pytest.mark.parametrize("size", [5, 60])
+def test_a_heads_query_count_is_fixed_too(
+    client, hana, alice, agency_a, size, django_assert_num_queries
+):
+    _grow(size, [agency_a, *(AgencyFactory() for _ in range(3))], alice)
+    client.force_login(hana)
+
+    with django_assert_num_queries(13):
         client.get(reverse("dashboard"))
 
 
