@@ -93,7 +93,11 @@ def issue_list(*, user, filters: IssueFilters) -> QuerySet[Issue]:
     if filters.waiting:
         issues = issues.filter(Exists(_waiting_cooperations(user.agency_id)))
     if filters.reply_overdue:
-        issues = issues.filter(Exists(reply_overdue_cooperations(timezone.localdate())))
+        overdue = reply_overdue_cooperations(timezone.localdate())
+        if filters.waiting_for is not None:
+            # One organization's own requests past their deadline (the dashboard's links).
+            overdue = overdue.filter(agency=filters.waiting_for)
+        issues = issues.filter(Exists(overdue))
     if filters.lead is not None:
         issues = issues.filter(lead_agency=filters.lead)
     if filters.active:

@@ -522,6 +522,9 @@ AGENCY_COLUMNS = [
     ("overdue", gettext_lazy("Overdue")),
     ("waiting", gettext_lazy("Requests waiting for their answer")),
     ("oldest_waiting_days", gettext_lazy("Oldest request (days)")),
+    ("reply_overdue", gettext_lazy("Past the reply deadline")),
+    ("answer_median_days", gettext_lazy("Median days to answer")),
+    ("escalations", gettext_lazy("Escalations in the period")),
     ("resolved", gettext_lazy("Resolved in the period")),
     ("median_days", gettext_lazy("Median days to resolve")),
 ]
@@ -576,6 +579,9 @@ def _export_rows(rows: list[figures.AgencyRow]):
             row.overdue,
             row.waiting,
             row.oldest_waiting_days if row.oldest_waiting_days is not None else "",
+            row.reply_overdue,
+            round(row.answer_median_days, 1) if row.answer_median_days is not None else "",
+            row.escalations,
             row.resolved,
             round(row.median_days, 1) if row.median_days is not None else "",
         ]
