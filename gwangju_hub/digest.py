@@ -23,6 +23,8 @@ What a digest says, per person:
   working day's digest.
 * **Your meetings in the next 7 days**, with the agenda items your
   organization presents.
+* **New matches of your saved searches**, for the searches marked "in the
+  daily digest": issues filed since the previous digest that they find.
 
 Nothing about an issue the person may not read: every item is about an
 issue of their own organization or one their notification already passed
@@ -44,6 +46,7 @@ from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, QuerySet, Window
 from django.db.models.functions import RowNumber
+from django.http import QueryDict
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -53,6 +56,8 @@ from agencies.models import Delivery, Role, User
 from core.outbox import Outbox, SweepResult
 from core.workdays import add_working_days, is_working_day
 from issues import rules as issue_rules
+from issues import selectors as issue_selectors
+from issues.forms import IssueFilterForm
 from issues.models import (
     ACTIVE_STATUSES,
     Cooperation,
@@ -60,6 +65,7 @@ from issues.models import (
     EventKind,
     Issue,
     Notification,
+    SavedSearch,
 )
 from meetings.models import AgendaItem, AgendaItemStatus, Meeting, MeetingStatus
 from meetings.reminders import meeting_audience, upcoming_meetings
@@ -138,6 +144,7 @@ def contents_for(people: list[User], day: date) -> dict[int, dict[str, Any]]:
         "due": _due(people, day),
         "news": _news(people, day),
         "meetings": _meetings(people, day),
+        "searches": _saved_searches(people, day),
     }
     for name, by_person in sections.items():
         for person_id, section in by_person.items():
@@ -312,6 +319,41 @@ def _meetings(people: list[User], day: date) -> dict[int, list[dict]]:
     return dict(result)
 
 
+def _saved_searches(people: list[User], day: date) -> dict[int, list[dict]]:
+    """New matches of the saved searches their owners want in the digest: issues
+    filed since the previous working day's digest that the search finds now.
+
+    Two queries per such search (it is the owner's own filter, read through
+    ``visible_to``); only the searches people ticked, so it grows with those,
+    not with the number of people.
+    """
+    by_id = {person.pk: person for person in people}
+    since, until = moment(add_working_days(day, -1)), moment(day)
+    result: dict[int, list[dict]] = defaultdict(list)
+    for search in SavedSearch.objects.filter(include_in_digest=True, user_id__in=by_id).order_by(
+        "user_id", "name", "pk"
+    ):
+        owner = by_id[search.user_id]
+        filters = IssueFilterForm(QueryDict(search.query_string)).filters()
+        new = issue_selectors.issue_list(user=owner, filters=filters).filter(
+            created_at__gte=since, created_at__lt=until
+        )
+        total = new.count()
+        if total:
+            result[owner.pk].append(
+                {
+                    "name": search.name,
+                    "query": search.query_string,
+                    "total": total,
+                    "issues": [
+                        {"issue": pk, "title": title}
+                        for pk, title in new.values_list("pk", "title")[:3]
+                    ],
+                }
+            )
+    return dict(result)
+
+
 # --- the e-mail -------------------------------------------------------------------------
 
 
@@ -321,11 +363,15 @@ def still_readable(person: User, content: dict[str, Any]) -> dict[str, Any]:
     The plan checked it at 08:30; a digest sent after an outage meets the
     issues and meetings as they are now.
     """
-    issue_ids = {
-        item["issue"]
-        for name in ("awaiting", "due", "news")
-        for item in content.get(name, {}).get("items", [])
-    } | {issue for meeting in content.get("meetings", []) for issue in meeting["issues"]}
+    issue_ids = (
+        {
+            item["issue"]
+            for name in ("awaiting", "due", "news")
+            for item in content.get(name, {}).get("items", [])
+        }
+        | {issue for meeting in content.get("meetings", []) for issue in meeting["issues"]}
+        | {issue["issue"] for search in content.get("searches", []) for issue in search["issues"]}
+    )
     readable = set(
         Issue.objects.visible_to(person).filter(pk__in=issue_ids).values_list("pk", flat=True)
     )
@@ -350,6 +396,12 @@ def still_readable(person: User, content: dict[str, Any]) -> dict[str, Any]:
     ]
     if kept_meetings:
         kept["meetings"] = kept_meetings
+    searches = [
+        {**search, "issues": [issue for issue in search["issues"] if issue["issue"] in readable]}
+        for search in content.get("searches", [])
+    ]
+    if any(search["issues"] for search in searches):
+        kept["searches"] = [search for search in searches if search["issues"]]
     return kept
 
 
@@ -388,11 +440,20 @@ def _context(person: User, day: date, content: dict[str, Any]) -> dict[str, Any]
         }
         for meeting in content.get("meetings", [])
     ]
+    searches = [
+        {
+            **search,
+            "url": _absolute(reverse("issues:list") + "?" + search["query"]),
+            "issues": [{**issue, "url": issue_url(issue)} for issue in search["issues"]],
+        }
+        for search in content.get("searches", [])
+    ]
     return {
         "user": person,
         "day": day,
         **sections,
         "meetings": meetings,
+        "searches": searches,
         "links": {
             "waiting": _absolute(reverse("issues:list") + "?waiting=1"),
             "mine": _absolute(reverse("issues:list") + "?mine=1&overdue=1"),

@@ -327,3 +327,39 @@ def test_two_runs_at_once_send_each_person_exactly_one_digest(smtp_server, agenc
     assert sorted(received) == sorted(person.email for person in people)
     assert set(received.values()) == {1}
     assert DigestDay.objects.get(day=DAY).digests == len(people)
+
+
+def test_new_matches_of_a_saved_search_when_its_owner_asked_for_them(alice, agency_a, carol):
+    from issues.models import Issue, SavedSearch
+
+    SavedSearch.objects.create(
+        user=carol, name="가기관 현안", query_string=f"agency={agency_a.slug}"
+    )
+    SavedSearch.objects.create(
+        user=carol, name="전체 현안", query_string="", include_in_digest=False
+    )
+    SavedSearch.objects.create(
+        user=alice, name="내 기관", query_string=f"agency={agency_a.slug}", include_in_digest=True
+    )
+    new = IssueFactory(lead_agency=agency_a, created_by=alice, title="새 협업 과제")
+    hidden = IssueFactory(
+        lead_agency=agency_a,
+        created_by=alice,
+        title="비공개 과제",
+        visibility=Visibility.RESTRICTED,
+    )
+    old = IssueFactory(lead_agency=agency_a, created_by=alice, title="지난달 과제")
+    Issue.objects.filter(pk__in=[new.pk, hidden.pk]).update(created_at=WINDOW)
+    Issue.objects.filter(pk=old.pk).update(created_at=WINDOW - timedelta(days=30))
+    SavedSearch.objects.filter(user=carol, name="가기관 현안").update(include_in_digest=True)
+
+    plan_and_send()
+
+    [carols] = DigestDelivery.objects.get(recipient=carol).content["searches"]
+    # Carol may not read the restricted one: not even counted.
+    assert (carols["name"], carols["total"]) == ("가기관 현안", 1)
+    assert [issue["title"] for issue in carols["issues"]] == ["새 협업 과제"]
+    [alices] = DigestDelivery.objects.get(recipient=alice).content["searches"]
+    assert alices["total"] == 2
+    assert "저장한 검색의 새 결과" in mail_to(carol).body
+    assert f"/issues/?agency={agency_a.slug}" in mail_to(carol).body
