@@ -59,6 +59,37 @@ class Role(models.TextChoices):
     MAYOR_OFFICE = "mayor_office", _("Mayor's office")
 
 
+class NoticeKind(models.TextChoices):
+    """The kinds of notice a person chooses how to be told about (/accounts/settings/)."""
+
+    COOPERATION = "cooperation", _("Cooperation requests and answers")
+    COMMENT = "comment", _("Comments")
+    STATUS = "status", _("Status changes")
+    DECISION = "decision", _("Meeting decisions")
+    MEETING_REMINDER = "meeting_reminder", _("Meeting reminders")
+    DEADLINE_REMINDER = "deadline_reminder", _("Deadline reminders")
+
+
+class Delivery(models.TextChoices):
+    """How a notice reaches its person; the bell always has it."""
+
+    IMMEDIATE = "immediate", _("E-mail at once")
+    DIGEST = "digest", _("In the daily digest")
+    BELL = "bell", _("Only in the bell")
+
+
+# What nobody has chosen otherwise gets (issue 9): what needs an answer or has a
+# time at once, the rest in the daily digest.
+DEFAULT_DELIVERY = {
+    NoticeKind.COOPERATION: Delivery.IMMEDIATE,
+    NoticeKind.COMMENT: Delivery.DIGEST,
+    NoticeKind.STATUS: Delivery.DIGEST,
+    NoticeKind.DECISION: Delivery.DIGEST,
+    NoticeKind.MEETING_REMINDER: Delivery.IMMEDIATE,
+    NoticeKind.DEADLINE_REMINDER: Delivery.IMMEDIATE,
+}
+
+
 class User(AbstractUser):
     """A person using Gwangju Hub; every user belongs to exactly one agency.
 
@@ -82,6 +113,9 @@ class User(AbstractUser):
         choices=[("ko", "한국어"), ("en", "English")],
         help_text=_("Empty: follow the browser's language."),
     )
+    # Only the choices that differ from DEFAULT_DELIVERY, {kind: delivery}: a
+    # later change of a default reaches everyone who never chose otherwise.
+    notice_settings = models.JSONField(_("notice settings"), default=dict, blank=True)
 
     objects = UserManager()
 
@@ -105,6 +139,13 @@ class User(AbstractUser):
         querysets, forms and the dashboard all ask it.
         """
         return self.is_superuser or self.role == Role.MAYOR_OFFICE
+
+    def delivery_for(self, kind: str) -> Delivery:
+        """How this person wants to be told about notices of ``kind`` (a NoticeKind)."""
+        chosen = (self.notice_settings or {}).get(kind)
+        if chosen in Delivery.values:
+            return Delivery(chosen)
+        return DEFAULT_DELIVERY[NoticeKind(kind)]
 
     @property
     def display_name(self) -> str:

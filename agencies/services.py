@@ -12,7 +12,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from .models import Agency, Role, User
+from .models import DEFAULT_DELIVERY, Agency, Delivery, NoticeKind, Role, User
 
 CSV_COLUMNS = ("username", "agency", "role", "email", "last_name", "first_name", "password")
 
@@ -106,3 +106,26 @@ def agencies_deactivate(*, agencies) -> int:
         count = agencies.update(is_active=False)
         User.objects.filter(agency__in=agencies).update(is_active=False)
     return count
+
+
+def user_update_settings(
+    *, user: User, deliveries: dict[str, str], preferred_language: str
+) -> User:
+    """Save a person's own notice choices and language (/accounts/settings/).
+
+    Only the choices that differ from the defaults are stored, so a later
+    change of a default reaches everyone who never chose otherwise.
+    """
+    unknown = set(deliveries) - set(NoticeKind.values)
+    if unknown or any(value not in Delivery.values for value in deliveries.values()):
+        raise ValidationError(_("Choose how to be told for each kind of notice."))
+    if preferred_language not in ("", *dict(User._meta.get_field("preferred_language").choices)):
+        raise ValidationError({"preferred_language": _("Choose a language.")})
+    user.notice_settings = {
+        kind: value
+        for kind, value in sorted(deliveries.items())
+        if value != DEFAULT_DELIVERY[NoticeKind(kind)]
+    }
+    user.preferred_language = preferred_language
+    user.save(update_fields=["notice_settings", "preferred_language"])
+    return user

@@ -7,6 +7,7 @@ from agencies import account_views
 from core.metrics import metrics_view
 from meetings.urls import performance_urlpatterns
 
+from .account_settings import account_settings
 from .forms import LoginForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm
 from .views import healthz, home
 
@@ -33,6 +34,8 @@ account_urlpatterns = [
         path(f"password/{route}", view.as_view(**({"form_class": form} if form else {})), name=name)
         for route, view, form, name in _password_pages
     ),
+    # Notice choices, language, calendar feed (issue 9).
+    path("settings/", account_settings, name="account_settings"),
     path("session/", account_views.session_status, name="session_status"),
     path("session/extend/", account_views.session_extend, name="session_extend"),
 ]

@@ -43,12 +43,12 @@ from django.core.mail import EmailMessage
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import translation
 
-from agencies.models import User
+from agencies.models import Delivery, NoticeKind, User
 from core import outbox
 from core.outbox import Outbox, SweepResult, email_from_templates
 
 from . import rules
-from .models import Cooperation, Event, EventKind, Issue, Notification
+from .models import Cooperation, Event, EventKind, Follow, Issue, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,22 @@ NOTIFYING_KINDS = {
     EventKind.CHANGED,  # only when it includes a status change (see services)
     EventKind.DECISION,  # a meeting decided something about the issue
 }
+
+# Which of a person's notice choices (/accounts/settings/) governs each event.
+NOTICE_KINDS = {
+    EventKind.COOPERATION_REQUESTED: NoticeKind.COOPERATION,
+    EventKind.COOPERATION_ANSWERED: NoticeKind.COOPERATION,
+    EventKind.COMMENT: NoticeKind.COMMENT,
+    EventKind.STATUS: NoticeKind.STATUS,
+    EventKind.CHANGED: NoticeKind.STATUS,
+    EventKind.DECISION: NoticeKind.DECISION,
+}
+
+
+def notice_kind(event: Event) -> NoticeKind:
+    """The kind of notice an event is, as people choose how to be told of it."""
+    return NOTICE_KINDS[EventKind(event.kind)]
+
 
 # How /healthz and /metrics name this outbox.
 PURPOSE = "notification_email"
@@ -78,8 +94,11 @@ def recipients_for(event: Event) -> list[User]:
     """The users an event concerns, minus its actor and anyone who may not see the issue.
 
     A cooperation request goes to the requested agency's people; an answer, a
-    comment or a status change goes to the lead agency's people and the
-    issue's participants (who filed it, its assignee, commenters, answerers).
+    comment, a status change or a decision goes to the lead agency's people,
+    the issue's followers (who filed it, its assignee and commenters follow it
+    unless they unfollowed) and those who answered a cooperation request.
+    Followers who may no longer read the issue (it was restricted, their
+    agency withdrawn) are never told.
     """
     issue = event.issue
     if event.kind not in NOTIFYING_KINDS:
@@ -91,13 +110,12 @@ def recipients_for(event: Event) -> list[User]:
     if event.kind == EventKind.COOPERATION_REQUESTED:
         audience = Q(agency_id=event.agency_id)
     else:
-        participant_ids = {issue.created_by_id, issue.assignee_id}
-        participant_ids |= set(issue.comments.values_list("author_id", flat=True))
-        participant_ids |= set(
-            issue.cooperations.exclude(answered_by=None).values_list("answered_by_id", flat=True)
+        answerers = issue.cooperations.exclude(answered_by=None).values("answered_by_id")
+        audience = (
+            Q(agency_id=issue.lead_agency_id)
+            | Q(pk__in=Follow.objects.filter(issue_id=issue.pk).values("user_id"))
+            | Q(pk__in=answerers)
         )
-        participant_ids.discard(None)
-        audience = Q(agency_id=issue.lead_agency_id) | Q(pk__in=participant_ids)
     candidates = (
         User.objects.filter(audience, is_active=True)
         .exclude(pk=event.actor_id)
@@ -109,22 +127,29 @@ def recipients_for(event: Event) -> list[User]:
 
 
 def notify(event: Event) -> list[Notification]:
-    """Write the event's notifications, each owing an e-mail if its recipient has an address.
+    """Write the event's notifications (the bell), each owing an e-mail when its
+    recipient has an address and wants this kind of notice by e-mail at once.
 
+    A recipient who chose the daily digest or the bell alone gets the bell row
+    only, marked with that choice (``Notification.delivery``) for the digest.
     Call it inside the transaction that recorded the event (``services``
     does): the rows commit or roll back with the change. Returns the rows
     meant; an existing (recipient, event) row is left alone.
     """
     now = event.created_at
-    rows = [
-        Notification(
-            recipient=user,
-            event=event,
-            created_at=now,
-            email_due_at=now if user.email else None,
+    kind = notice_kind(event)
+    rows = []
+    for user in recipients_for(event):
+        delivery = user.delivery_for(kind)
+        rows.append(
+            Notification(
+                recipient=user,
+                event=event,
+                created_at=now,
+                delivery=delivery,
+                email_due_at=now if user.email and delivery == Delivery.IMMEDIATE else None,
+            )
         )
-        for user in recipients_for(event)
-    ]
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     return rows
 

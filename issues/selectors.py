@@ -20,7 +20,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from agencies.models import Agency
+from agencies.models import Agency, Role
 
 from . import extensions
 from .models import (
@@ -31,7 +31,10 @@ from .models import (
     Cooperation,
     CooperationStatus,
     Event,
+    Follow,
     Issue,
+    SavedSearch,
+    Visibility,
 )
 
 SORTS = {
@@ -53,7 +56,10 @@ class IssueFilters:
     category: Category | None = None
     overdue: bool = False
     mine: bool = False
+    following: bool = False
     waiting: bool = False
+    # A cooperation request past its reply deadline and still unanswered.
+    reply_overdue: bool = False
     sort: str = DEFAULT_SORT
     # Filters behind the dashboard's links, so every number opens exactly its issues.
     lead: Agency | None = None
@@ -82,8 +88,16 @@ def issue_list(*, user, filters: IssueFilters) -> QuerySet[Issue]:
         issues = issues.overdue(timezone.localdate())
     if filters.mine:
         issues = issues.filter(Q(created_by=user) | Q(assignee=user))
+    if filters.following:
+        issues = issues.filter(Exists(Follow.objects.filter(issue=OuterRef("pk"), user=user)))
     if filters.waiting:
         issues = issues.filter(Exists(_waiting_cooperations(user.agency_id)))
+    if filters.reply_overdue:
+        overdue = reply_overdue_cooperations(timezone.localdate())
+        if filters.waiting_for is not None:
+            # One organization's own requests past their deadline (the dashboard's links).
+            overdue = overdue.filter(agency=filters.waiting_for)
+        issues = issues.filter(Exists(overdue))
     if filters.lead is not None:
         issues = issues.filter(lead_agency=filters.lead)
     if filters.active:
@@ -124,6 +138,13 @@ def _waiting_cooperations(agency_id):
     )
 
 
+def reply_overdue_cooperations(today: date) -> QuerySet[Cooperation]:
+    """The issue's requests past their reply deadline and not answered (기한 경과)."""
+    return Cooperation.objects.filter(
+        issue=OuterRef("pk"), status=CooperationStatus.REQUESTED, reply_by__lt=today
+    )
+
+
 def resolved_between(start: date | None, end: date | None, prefix: str = "") -> dict:
     """Lookups for "resolved on a day from start to end", days in Asia/Seoul."""
     lookups = {}
@@ -159,7 +180,9 @@ def with_list_relations(issues: QuerySet[Issue]) -> QuerySet[Issue]:
         issues.defer("description")
         .select_related("lead_agency", "category", "assignee")
         .prefetch_related(
-            Prefetch("cooperations", queryset=Cooperation.objects.select_related("agency"))
+            Prefetch(
+                "cooperations", queryset=Cooperation.objects.select_related("agency", "assignee")
+            )
         )
     )
 
@@ -175,7 +198,7 @@ def issue_detail(issue_id: int, user) -> Issue:
         .prefetch_related(
             Prefetch(
                 "cooperations",
-                queryset=Cooperation.objects.select_related("agency", "answered_by"),
+                queryset=Cooperation.objects.select_related("agency", "answered_by", "assignee"),
             ),
             "attachments__uploaded_by",
             Prefetch(
@@ -193,3 +216,27 @@ def status_counts(issues: QuerySet[Issue]) -> dict[str, int]:
     """Counts per status of a filtered list, in one query."""
     rows = issues.order_by().values("status").annotate(n=Count("id"))
     return {row["status"]: row["n"] for row in rows}
+
+
+def follow_state(issue: Issue, user) -> dict:
+    """The follow box of an issue page: whether the user follows it, and how many do.
+
+    Only followers who may read the issue now are counted (active, and of the
+    Mayor's office or an involved agency when it is restricted): the number
+    says nothing about people it is hidden from.
+    """
+    followers = Follow.objects.filter(issue=issue, user__is_active=True)
+    if issue.visibility != Visibility.ALL:
+        involved = [issue.lead_agency_id, *(c.agency_id for c in issue.cooperations.all())]
+        followers = followers.filter(
+            Q(user__agency_id__in=involved)
+            | Q(user__is_superuser=True)
+            | Q(user__role=Role.MAYOR_OFFICE)
+        )
+    counts = followers.aggregate(n=Count("pk"), mine=Count("pk", filter=Q(user=user)))
+    return {"following": bool(counts["mine"]), "follower_count": counts["n"]}
+
+
+def saved_searches(user) -> QuerySet[SavedSearch]:
+    """One's own saved searches, by name; nobody else's, ever."""
+    return SavedSearch.objects.filter(user=user).order_by("name", "id")

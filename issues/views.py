@@ -11,8 +11,16 @@ import contextlib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -30,11 +38,14 @@ from .forms import (
     AttachmentForm,
     CommentForm,
     CooperationAnswerForm,
+    CooperationUpdateForm,
     IssueFilterForm,
     IssueForm,
+    SavedSearchForm,
     StatusForm,
+    normalized_query,
 )
-from .models import Attachment, Cooperation, Issue
+from .models import Attachment, Cooperation, CooperationStatus, Issue, SavedSearch
 
 PAGE_SIZE = 25
 # A text search counts its matches up to here (see core.pagination): a short
@@ -98,15 +109,15 @@ def issue_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
         _("Due date"),
         _("Filed"),
         _("Updated"),
+        _("Reply overdue"),
     ]
+    today = timezone.localdate()
     rows = (
         [
             issue.pk,
             issue.title,
             issue.lead_agency.name,
-            "; ".join(
-                f"{c.agency.name} ({c.get_status_display()})" for c in issue.cooperations.all()
-            ),
+            "; ".join(_cooperation_cell(c, today) for c in issue.cooperations.all()),
             issue.category.name if issue.category else "",
             issue.get_priority_display(),
             issue.get_status_display(),
@@ -114,11 +125,27 @@ def issue_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
             issue.due_date.isoformat() if issue.due_date else "",
             timezone.localtime(issue.created_at).strftime("%Y-%m-%d %H:%M"),
             timezone.localtime(issue.updated_at).strftime("%Y-%m-%d %H:%M"),
+            "; ".join(
+                c.agency.name
+                for c in issue.cooperations.all()
+                if c.status == CooperationStatus.REQUESTED and c.reply_by < today
+            ),
         ]
         for issue in issues.iterator(chunk_size=500)
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return csv_response(header, rows, filename=f"gwangju-hub-issues-{stamp}.csv")
+
+
+def _cooperation_cell(cooperation: Cooperation, today) -> str:
+    """ "기관 (요청됨, 담당 김민준, 회신 기한 2026-12-10)" for one cooperating agency."""
+    parts = [cooperation.get_status_display()]
+    if cooperation.assignee:
+        parts.append(_("in charge: %(name)s") % {"name": cooperation.assignee.display_name})
+    parts.append(_("reply by %(date)s") % {"date": cooperation.reply_by.isoformat()})
+    if cooperation.status == CooperationStatus.REQUESTED and cooperation.reply_by < today:
+        parts.append(_("overdue"))
+    return f"{cooperation.agency.name} ({', '.join(parts)})"
 
 
 @login_required
@@ -204,6 +231,12 @@ def _detail_context(request: HttpRequest, issue: Issue, **forms) -> dict:
         for c in issue.cooperations.all()
         if rules.can_answer_cooperation(user, c)
     }
+    update_forms = {
+        c.pk: forms.get("update_forms", {}).get(c.pk)
+        or CooperationUpdateForm(prefix=f"u{c.pk}", cooperation=c)
+        for c in issue.cooperations.all()
+        if rules.can_answer_cooperation(user, c)
+    }
     return {
         "issue": issue,
         "fragments": [
@@ -216,7 +249,10 @@ def _detail_context(request: HttpRequest, issue: Issue, **forms) -> dict:
         "comment_form": forms.get("comment_form") or CommentForm(),
         "attachment_form": forms.get("attachment_form") or AttachmentForm(),
         "answer_forms": answer_forms,
+        "update_forms": update_forms,
+        "today": timezone.localdate(),
         "status_error": forms.get("status_error"),
+        **selectors.follow_state(issue, user),
     }
 
 
@@ -309,6 +345,53 @@ def cooperation_answer(
 
 @login_required
 @require_POST
+def cooperation_update(
+    request: AuthenticatedHttpRequest, pk: int, cooperation_id: int
+) -> HttpResponse:
+    """The cooperating agency's person in charge and reply deadline."""
+    issue = _get_issue_for_user(request, pk)
+    cooperation = get_object_or_404(Cooperation, pk=cooperation_id, issue=issue)
+    if not rules.can_answer_cooperation(request.user, cooperation):
+        raise PermissionDenied
+    form = CooperationUpdateForm(request.POST, prefix=f"u{cooperation.pk}", cooperation=cooperation)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.cooperation_update(
+                cooperation=cooperation,
+                actor=request.user,
+                assignee=data["assignee"],
+                reply_by=data["reply_by"],
+                expected_assignee_id=data["expected_assignee"],
+                expected_reply_by=data["expected_reply_by"],
+            )
+        except services.StaleCooperationError as exc:
+            # Keep what the user chose; move the form to the current values,
+            # so saving again is a deliberate choice.
+            current = exc.current
+            post = request.POST.copy()
+            post[form.add_prefix("expected_assignee")] = current.assignee_id or ""
+            post[form.add_prefix("expected_reply_by")] = current.reply_by.isoformat()
+            form = CooperationUpdateForm(post, prefix=f"u{cooperation.pk}", cooperation=current)
+            form.is_valid()
+            form.add_error(
+                None,
+                _(
+                    "Someone else changed the person in charge or the deadline in the meantime; "
+                    "nothing was saved. Check the current values, then save again."
+                ),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+    if form.errors:
+        return _form_errors(request, issue, "cooperations", update_forms={cooperation.pk: form})
+    return _after_post(
+        request, issue, "cooperations", _("The person in charge and deadline were saved.")
+    )
+
+
+@login_required
+@require_POST
 def attachment_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     issue = _get_issue_for_user(request, pk)
     if not rules.can_attach(request.user, issue):
@@ -380,3 +463,127 @@ def attachment_download(
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@login_required
+@require_POST
+def issue_follow(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Follow (``action=follow``) or unfollow (``action=unfollow``) an issue one may read."""
+    issue = _get_issue_for_user(request, pk)
+    if request.POST.get("action") == "unfollow":
+        services.issue_unfollow(user=request.user, issue=issue)
+        message = _("You no longer follow this issue.")
+    else:
+        services.issue_follow(user=request.user, issue=issue)
+        message = _(
+            "You follow this issue now: you will hear of its comments, status changes "
+            "and decisions."
+        )
+    return after_change(
+        request,
+        message=message,
+        page_url=issue.get_absolute_url(),
+        template=DETAIL_TEMPLATE,
+        partial="follow",
+        context=lambda: {"issue": issue, **selectors.follow_state(issue, request.user)},
+    )
+
+
+# --- saved searches (저장한 검색) --------------------------------------------------------
+
+SAVED_SEARCHES_TEMPLATE = "issues/partials/saved_searches.html"
+
+
+def _posted_query(request: HttpRequest) -> str:
+    """The list filters a saved-search form was sent from, normalized.
+
+    With htmx the filter form's fields come along (``hx-include``): the
+    filters as they are now, even after in-place filtering. Without it, the
+    ``query`` the page was rendered with.
+    """
+    source = request.POST if "q" in request.POST else QueryDict(request.POST.get("query", ""))
+    return normalized_query(source)
+
+
+def _saved_searches_answer(
+    request: HttpRequest,
+    query: str,
+    *,
+    flash: str = "",
+    form: SavedSearchForm | None = None,
+    is_save_form: bool = False,
+) -> HttpResponse:
+    """The box again (htmx), or back to the list with a message (POST/redirect/GET)."""
+    error = " ".join(e for errors in form.errors.values() for e in errors) if form else ""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, flash)
+        url = reverse("issues:list")
+        return redirect(f"{url}?{query}" if query else url)
+    context = {
+        "searches": selectors.saved_searches(request.user),
+        "query": query,
+        # The save form keeps what was typed when saving failed.
+        "save_form": form if is_save_form else SavedSearchForm(auto_id="saved-search-%s"),
+        "flash": flash,
+        "error": "" if is_save_form else error,
+    }
+    return render(request, SAVED_SEARCHES_TEMPLATE, context)
+
+
+def _get_saved_search_for_user(request: HttpRequest, pk: int) -> SavedSearch:
+    # Someone else's saved search does not exist for this user: 404.
+    return get_object_or_404(SavedSearch, pk=pk, user=request.user)
+
+
+@login_required
+@require_POST
+def saved_search_create(request: AuthenticatedHttpRequest) -> HttpResponse:
+    query = _posted_query(request)
+    form = SavedSearchForm(request.POST, auto_id="saved-search-%s")
+    if form.is_valid():
+        try:
+            services.saved_search_create(
+                user=request.user,
+                name=form.cleaned_data["name"],
+                query_string=query,
+                include_in_digest=form.cleaned_data["include_in_digest"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            return _saved_searches_answer(request, query, flash=_("The search was saved."))
+    return _saved_searches_answer(request, query, form=form, is_save_form=True)
+
+
+@login_required
+@require_POST
+def saved_search_update(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    search = _get_saved_search_for_user(request, pk)
+    query = _posted_query(request)
+    form = SavedSearchForm(request.POST)
+    if form.is_valid():
+        try:
+            services.saved_search_update(
+                search=search,
+                user=request.user,
+                name=form.cleaned_data["name"],
+                include_in_digest=form.cleaned_data["include_in_digest"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            return _saved_searches_answer(request, query, flash=_("The saved search was changed."))
+    return _saved_searches_answer(request, query, form=form)
+
+
+@login_required
+@require_POST
+def saved_search_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    search = _get_saved_search_for_user(request, pk)
+    services.saved_search_delete(search=search, user=request.user)
+    return _saved_searches_answer(
+        request, _posted_query(request), flash=_("The saved search was deleted.")
+    )

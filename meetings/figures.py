@@ -33,7 +33,15 @@ from django.utils import timezone
 
 from agencies.models import Agency
 from core import cache as resilient_cache
-from issues.models import ACTIVE_STATUSES, DONE_STATUSES, Cooperation, CooperationStatus, Issue
+from issues.models import (
+    ACTIVE_STATUSES,
+    DONE_STATUSES,
+    Cooperation,
+    CooperationStatus,
+    Event,
+    EventKind,
+    Issue,
+)
 from issues.selectors import resolved_between
 
 from .chart import monthly_bars
@@ -45,7 +53,12 @@ from .models import (
     PerformanceReportStatus,
     ReminderDelivery,
 )
-from .selectors import median_days_by_lead, on_upcoming_agenda, readable_agenda_items
+from .selectors import (
+    median_days,
+    median_days_by_lead,
+    on_upcoming_agenda,
+    readable_agenda_items,
+)
 
 CACHE_SECONDS = 60
 STALE_REQUEST_DAYS = 14
@@ -61,6 +74,10 @@ class AgencyRow:
     overdue: int = 0
     waiting: int = 0
     oldest_waiting_days: int | None = None
+    # Follow-through of the requests addressed to it (issue 9).
+    reply_overdue: int = 0
+    answer_median_days: float | None = None
+    escalations: int = 0
     resolved: int = 0
     median_days: float | None = None
     links: dict[str, str] = field(default_factory=dict)
@@ -94,14 +111,18 @@ def compute_figures(*, viewer, scope: Agency | None, period: Period, today: date
     agencies = _organizations(scope)
     months = month_starts(today)
     counts = _issue_counts(issues, period=period, today=today, months=months)
-    requests = _open_requests(issues, now=now)
+    requests = _open_requests(issues, now=now, today=today)
     resolved = issues.filter(status__in=DONE_STATUSES, **resolved_between(period.start, period.end))
     links = IssueLinks(period)
     trend = _trend(counts, months)
+    medians = {
+        "resolve": median_days_by_lead(resolved),
+        **_follow_through(issues, period),
+    }
     return {
         "headline": _headline(counts) | {"on_agenda": _on_agenda(issues)},
         "headline_links": links.headline(scope),
-        "rows": _agency_rows(agencies, counts, requests, median_days_by_lead(resolved), links, now),
+        "rows": _agency_rows(agencies, counts, requests, medians, links, now),
         "cooperation_map": _cooperation_map(agencies, requests),
         "trend": trend,
         "chart": monthly_bars(trend),
@@ -234,7 +255,7 @@ class OpenRequests:
     to: dict[int, tuple[int, datetime]]
 
 
-def _open_requests(issues: QuerySet[Issue], *, now: datetime) -> OpenRequests:
+def _open_requests(issues: QuerySet[Issue], *, now: datetime, today: date) -> OpenRequests:
     stale_before = now - timedelta(days=STALE_REQUEST_DAYS)
     # filter() before annotate(): the counts are over the same (requested) cooperations.
     rows = (
@@ -245,15 +266,43 @@ def _open_requests(issues: QuerySet[Issue], *, now: datetime) -> OpenRequests:
             open=Count("cooperations"),
             stale=Count("cooperations", filter=Q(cooperations__requested_at__lt=stale_before)),
             oldest=Min("cooperations__requested_at"),
+            overdue=Count("cooperations", filter=Q(cooperations__reply_by__lt=today)),
         )
     )
     pairs, to = {}, {}
     for row in rows:
         cooperator = row["cooperations__agency_id"]
         pairs[row["lead_agency_id"], cooperator] = row
-        waiting, oldest = to.get(cooperator, (0, row["oldest"]))
-        to[cooperator] = (waiting + row["open"], min(oldest, row["oldest"]))
+        waiting, oldest, overdue = to.get(cooperator, (0, row["oldest"], 0))
+        to[cooperator] = (
+            waiting + row["open"],
+            min(oldest, row["oldest"]),
+            overdue + row["overdue"],
+        )
     return OpenRequests(pairs=pairs, to=to)
+
+
+def _follow_through(issues: QuerySet[Issue], period: Period) -> dict[str, dict[int, float]]:
+    """Per cooperating organization, in the period: the median days it took to
+    answer a request, and how many of its late requests were escalated to its
+    vice-head or head (the deadline reminders' timeline events)."""
+    start, end = _seoul_midnight(period.start), _seoul_midnight(period.end + timedelta(days=1))
+    answered = Cooperation.objects.filter(
+        issue__in=issues, answered_at__gte=start, answered_at__lt=end
+    )
+    escalations = (
+        Event.objects.filter(
+            issue__in=issues, kind=EventKind.ESCALATED, created_at__gte=start, created_at__lt=end
+        )
+        .order_by()
+        .values("agency_id")
+        .annotate(n=Count("pk"))
+        .values_list("agency_id", "n")
+    )
+    return {
+        "answer": median_days(answered, "agency_id", "requested_at", "answered_at"),
+        "escalations": dict(escalations),
+    }
 
 
 def _shade(open_requests: int) -> int:
@@ -263,7 +312,7 @@ def _shade(open_requests: int) -> int:
 
 def _cooperation_map(agencies: list[Agency], requests: OpenRequests) -> dict:
     """Lead × cooperating organization, open requests only; each cell with its shade."""
-    empty = {"open": 0, "stale": 0}
+    empty = {"open": 0, "stale": 0, "overdue": 0}
     rows = []
     for lead in agencies:
         cells = []
@@ -274,6 +323,7 @@ def _cooperation_map(agencies: list[Agency], requests: OpenRequests) -> dict:
                     "cooperator": cooperator,
                     "open": pair["open"],
                     "stale": pair["stale"],
+                    "overdue": pair["overdue"],
                     "shade": _shade(pair["open"]),
                 }
             )
@@ -316,6 +366,7 @@ class IssueLinks:
             "open": self._link(lead=agency.slug, active=1),
             "overdue": self._link(lead=agency.slug, overdue=1),
             "waiting": self._link(waiting_for=agency.slug, active=1),
+            "reply_overdue": self._link(waiting_for=agency.slug, active=1, reply_overdue=1),
             "resolved": self._link(lead=agency.slug, **self.resolved),
         }
 
@@ -324,7 +375,7 @@ def _agency_rows(
     agencies: list[Agency],
     counts: dict[int, dict[str, int]],
     requests: OpenRequests,
-    medians: dict[int, float],
+    medians: dict[str, dict[int, float]],
     links: IssueLinks,
     now: datetime,
 ) -> list[AgencyRow]:
@@ -332,7 +383,7 @@ def _agency_rows(
     rows = []
     for agency in agencies:
         led = counts.get(agency.pk, {})
-        waiting, oldest = requests.to.get(agency.pk, (0, None))
+        waiting, oldest, overdue = requests.to.get(agency.pk, (0, None, 0))
         rows.append(
             AgencyRow(
                 agency=agency,
@@ -340,15 +391,28 @@ def _agency_rows(
                 overdue=led.get("overdue", 0),
                 waiting=waiting,
                 oldest_waiting_days=(now - oldest).days if oldest else None,
+                reply_overdue=overdue,
+                answer_median_days=medians["answer"].get(agency.pk),
+                escalations=medians["escalations"].get(agency.pk, 0),
                 resolved=led.get("resolved", 0),
-                median_days=medians.get(agency.pk),
+                median_days=medians["resolve"].get(agency.pk),
                 links=links.agency(agency),
             )
         )
     return rows
 
 
-SORT_KEYS = ("open", "overdue", "waiting", "oldest_waiting_days", "resolved", "median_days")
+SORT_KEYS = (
+    "open",
+    "overdue",
+    "waiting",
+    "oldest_waiting_days",
+    "reply_overdue",
+    "answer_median_days",
+    "escalations",
+    "resolved",
+    "median_days",
+)
 
 
 def sorted_rows(rows: list[AgencyRow], sort: str) -> list[AgencyRow]:

@@ -20,6 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -72,7 +73,8 @@ def _get_managed_item(request: HttpRequest, pk: int, item_id: int) -> tuple[Meet
 # --- /meetings/ -----------------------------------------------------------------
 
 
-def _calendar_context(request: HttpRequest) -> dict:
+def calendar_context(request: HttpRequest) -> dict:
+    """The calendar feed box's context; /accounts/settings/ shows the same box."""
     token = CalendarToken.objects.filter(user=request.user).first()
     feed_url = None
     if token is not None:
@@ -90,7 +92,7 @@ def meeting_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "upcoming": upcoming,
         "past_page": Paginator(past, PAST_PAGE_SIZE).get_page(request.GET.get("page")),
         "today": timezone.localdate(),
-        **_calendar_context(request),
+        **calendar_context(request),
     }
     return render(request, "meetings/meeting_list.html", context)
 
@@ -108,10 +110,14 @@ def calendar_token(request: AuthenticatedHttpRequest) -> HttpResponse:
         message = _("Your calendar address was switched off.")
     else:
         return HttpResponseBadRequest()
+    # The box is also on /accounts/settings/, which asks to come back to itself.
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts=None) or not back.startswith("/"):
+        back = ""
     if not request.htmx:
         messages.success(request, message)
-        return redirect(reverse("meetings:list") + "#calendar-feed")
-    context = {**_calendar_context(request), "flash": message}
+        return redirect((back or reverse("meetings:list")) + "#calendar-feed")
+    context = {**calendar_context(request), "flash": message, "next": back}
     return render(request, "meetings/meeting_list.html#calendar-feed", context)
 
 
@@ -516,6 +522,9 @@ AGENCY_COLUMNS = [
     ("overdue", gettext_lazy("Overdue")),
     ("waiting", gettext_lazy("Requests waiting for their answer")),
     ("oldest_waiting_days", gettext_lazy("Oldest request (days)")),
+    ("reply_overdue", gettext_lazy("Past the reply deadline")),
+    ("answer_median_days", gettext_lazy("Median days to answer")),
+    ("escalations", gettext_lazy("Escalations in the period")),
     ("resolved", gettext_lazy("Resolved in the period")),
     ("median_days", gettext_lazy("Median days to resolve")),
 ]
@@ -570,6 +579,9 @@ def _export_rows(rows: list[figures.AgencyRow]):
             row.overdue,
             row.waiting,
             row.oldest_waiting_days if row.oldest_waiting_days is not None else "",
+            row.reply_overdue,
+            round(row.answer_median_days, 1) if row.answer_median_days is not None else "",
+            row.escalations,
             row.resolved,
             round(row.median_days, 1) if row.median_days is not None else "",
         ]

@@ -162,3 +162,17 @@ def throwaway_redis(tmp_path):
         process.send_signal(signal.SIGCONT)
         process.kill()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def mail_everything_at_once(monkeypatch):
+    """Every kind of notice by e-mail at once unless a person chose otherwise.
+
+    For the tests of the e-mail outbox itself, written when every notice was
+    mailed: by default (issue 9) comments, status changes and decisions wait
+    for the digest. tests/agencies/test_notice_settings.py tests the defaults.
+    """
+    from agencies.models import DEFAULT_DELIVERY, Delivery
+
+    for kind in list(DEFAULT_DELIVERY):
+        monkeypatch.setitem(DEFAULT_DELIVERY, kind, Delivery.IMMEDIATE)

@@ -22,6 +22,8 @@ FIELD_LABELS = {
     "due_date": _("Due date"),
     "assignee": _("Assignee"),
     "cooperation": _("Answer"),
+    "reply_by": _("Reply by"),
+    "cooperation_assignee": _("Person in charge"),
 }
 CHOICES = {
     "priority": dict(Priority.choices),
@@ -56,7 +58,7 @@ def change_value(value, field: str) -> str:
         return value.get("en" if (get_language() or "ko").startswith("en") else "ko", "")
     if field in CHOICES:
         return str(CHOICES[field].get(value, value))
-    if field == "due_date":
+    if field in ("due_date", "reply_by"):
         parsed = parse_date(value)
         return date_format(parsed, "DATE_FORMAT") if parsed else value
     return str(value)

@@ -34,10 +34,13 @@ from issues.tasks import deliver_notifications
 from tests.factories import UserFactory
 from tests.issues.conftest import free_port
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("redis-server") is None,
-    reason="needs the redis-server program, to start a Redis of its own and stop or freeze it",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("redis-server") is None,
+        reason="needs the redis-server program, to start a Redis of its own and stop or freeze it",
+    ),
+    pytest.mark.usefixtures("mail_everything_at_once"),
+]
 
 TITLE = "공동 채용 박람회 개최"
 # What every page must answer within, whatever Redis does (issue 8).

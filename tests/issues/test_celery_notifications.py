@@ -14,6 +14,8 @@ from issues import notifications, services
 from issues.models import Notification
 from issues.tasks import deliver_notifications
 
+pytestmark = pytest.mark.usefixtures("mail_everything_at_once")
+
 
 @pytest.fixture
 def celery_worker():

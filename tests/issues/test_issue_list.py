@@ -191,8 +191,8 @@ def test_list_query_count_does_not_grow_with_issues(client, alice, size, django_
 
     # session, user, the user's agency (header), unread bell (issues, reminders),
     # filter choices (agencies, categories), count, one page of issues, their
-    # cooperations.
-    with django_assert_num_queries(10):
+    # cooperations; the saved searches beside the list.
+    with django_assert_num_queries(11):
         response = client.get(reverse("issues:list"))
     assert len(response.context["page"].object_list) == min(size, 25)
 

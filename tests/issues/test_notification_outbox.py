@@ -30,6 +30,8 @@ from issues.notifications import SweepResult
 from tests.factories import AgencyFactory, UserFactory
 from tests.issues.conftest import SmtpCollector, free_port, smtp_settings
 
+pytestmark = pytest.mark.usefixtures("mail_everything_at_once")
+
 SEOUL = ZoneInfo("Asia/Seoul")
 T = datetime(2027, 3, 2, 9, 0, tzinfo=SEOUL)
 MINUTE = timedelta(minutes=1)

@@ -23,7 +23,7 @@ from issues.models import Cooperation, Event, EventKind, Notification
 from issues.notifications import SweepResult
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("mail_everything_at_once")]
 
 SITE_URL = "https://hub.gwangju.example"
 TITLE = "도시철도 2호선 공정 점검"

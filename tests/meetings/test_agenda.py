@@ -466,6 +466,7 @@ def test_the_issue_page_box_takes_one_query_and_two_for_proposers(
         _render_box(issue, victor)
 
 
+@pytest.mark.usefixtures("mail_everything_at_once")
 def test_a_decision_notifies_the_lead_agency(proposed, issue, minji, mailoutbox, start_meeting):
     from issues import notifications
     from issues.models import Event, Notification

@@ -14,7 +14,7 @@ import time_machine
 from django.core.cache import cache
 from django.urls import reverse
 
-from issues.models import Cooperation, Issue
+from issues.models import Cooperation, Event, EventKind, Issue
 from meetings.models import AgendaItem, Meeting
 from tests.factories import AgencyFactory, UserFactory
 
@@ -126,6 +126,40 @@ def test_agency_table(client, minji, data):
     assert "gwangju-city" not in rows  # the city hall is not one of the organizations
 
 
+def test_follow_through_per_cooperating_organization(client, minji, data, agency_a, agency_b):
+    """Hand-counted: B has one request past its deadline and one escalation this month;
+    A answered two requests this month, in 10 and 4 days."""
+    Cooperation.objects.filter(issue=data[1], agency=agency_b).update(
+        reply_by=datetime.date(2026, 6, 10)
+    )
+    Cooperation.objects.filter(issue=data[2]).update(reply_by=datetime.date(2026, 6, 20))
+    Cooperation.objects.filter(issue=data[3], agency=agency_a).update(
+        answered_at=at(2026, 6, 2), requested_at=at(2026, 5, 23)
+    )
+    answered = _cooperation(data[5], agency_a, "accepted", at(2026, 6, 5))
+    Cooperation.objects.filter(pk=answered.pk).update(answered_at=at(2026, 6, 9))
+    Event.objects.create(issue=data[1], kind=EventKind.ESCALATED, agency=agency_b)
+    Event.objects.create(  # last month: not in the period
+        issue=data[1], kind=EventKind.ESCALATED, agency=agency_b, created_at=at(2026, 5, 28)
+    )
+    client.force_login(minji)
+
+    response = client.get(reverse("dashboard"))
+    rows = _rows(response)
+
+    a, b, c = rows["agency-a"], rows["agency-b"], rows["agency-c"]
+    assert (b.reply_overdue, b.escalations, b.answer_median_days) == (1, 1, None)
+    assert (c.reply_overdue, c.escalations) == (0, 0)
+    assert (a.reply_overdue, a.escalations) == (0, 0)
+    assert a.answer_median_days == pytest.approx(7.0)
+    listed = client.get(b.links["reply_overdue"]).context["page"].object_list
+    assert [issue.pk for issue in listed] == [data[1].pk]
+    # The map marks the cell (lead A, cooperating B) and says why in words.
+    html = response.content.decode()
+    assert html.count("is-overdue") == 1
+    assert "회신 기한 경과 1건" in html
+
+
 def test_period_edges_are_in_seoul_time(client, minji, data):
     client.force_login(minji)
 
@@ -235,7 +269,8 @@ def test_every_number_links_to_a_list_with_exactly_that_many_issues(client, minj
     ]
     for row in response.context["rows"]:
         figures += [
-            (getattr(row, k), row.links[k]) for k in ("open", "overdue", "waiting", "resolved")
+            (getattr(row, k), row.links[k])
+            for k in ("open", "overdue", "waiting", "reply_overdue", "resolved")
         ]
 
     for figure, link in figures:
@@ -390,8 +425,9 @@ def test_query_count_is_fixed_whatever_the_data_size(
 
     # session, user, header agency, bell (issues, reminders); organizations; issue counts
     # (headline, table, trend), on an upcoming agenda, medians, open requests (table, map);
-    # next meetings and their reminders; reports and the briefing.
-    with django_assert_num_queries(13):
+    # answers' medians and escalations (follow-through); next meetings and their reminders;
+    # reports and the briefing.
+    with django_assert_num_queries(15):
         client.get(reverse("dashboard"))
 
 
@@ -402,7 +438,7 @@ def test_a_heads_query_count_is_fixed_too(
     _grow(size, [agency_a, *(AgencyFactory() for _ in range(3))], alice)
     client.force_login(hana)
 
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(15):
         client.get(reverse("dashboard"))
 
 

@@ -1042,3 +1042,31 @@ def test_an_organization_uninvited_after_planning_gets_no_reminder(
 
     assert victor.username not in _recipients(mailoutbox)
     assert minji.username in _recipients(mailoutbox)  # the Mayor's office still hears of it
+
+
+# --- the recipient's choice (/accounts/settings/, issue 9) --------------------------------
+
+
+@pytest.mark.parametrize("choice", ["digest", "bell"])
+def test_someone_who_wants_meeting_reminders_only_in_the_bell_gets_no_mail_but_the_notice(
+    sweep_at, mailoutbox, meeting, victor, minji, choice
+):
+    victor.notice_settings = {"meeting_reminder": choice}
+    victor.save(update_fields=["notice_settings"])
+
+    sweep_at(T - 7 * DAY)
+
+    assert _recipients(mailoutbox) == {"minji"}
+    assert ReminderNotice.objects.filter(recipient=victor).count() == 1
+    assert not ReminderDelivery.objects.filter(recipient=victor, sent_at=None).exists()
+
+
+def test_the_deadline_choice_does_not_silence_meeting_reminders(
+    sweep_at, mailoutbox, meeting, victor, minji
+):
+    victor.notice_settings = {"deadline_reminder": "bell"}
+    victor.save(update_fields=["notice_settings"])
+
+    sweep_at(T - 7 * DAY)
+
+    assert "victor" in _recipients(mailoutbox)
