@@ -18,6 +18,17 @@ FAMILY_NAMES = "김이박최정강조윤장임한오서신권황안송류홍"
 GIVEN_NAMES = ["민준", "서연", "도윤", "지우", "하준", "서윤", "은우", "지민", "시우", "수아"]
 
 
+def demo_name(index: int) -> tuple[str, str]:
+    """(family, given) name of the index-th demo person, distinct for the first 200.
+
+    The given name moves on one step more each time the family names come
+    round again, so no two people (not even at different organizations) share
+    a name: ``index`` and ``index + 20k`` differ in the given name for k < 10.
+    """
+    families, givens = len(FAMILY_NAMES), len(GIVEN_NAMES)
+    return FAMILY_NAMES[index % families], GIVEN_NAMES[(index + index // families) % givens]
+
+
 def seed_agencies(out: TextIO) -> list[Agency]:
     """Create or update the city hall and the organizations of agencies.json, in file order."""
     data = json.loads(DATA_FILE.read_text(encoding="utf-8"))
@@ -61,13 +72,14 @@ def seed_users(out: TextIO, agencies: list[Agency]) -> list[tuple[str, str]]:
         User.objects.filter(username__in=[p[0] for p in people]).values_list("username", flat=True)
     )
     for index, (username, agency, role) in enumerate(people):
+        family, given = demo_name(index)
         user, _ = User.objects.update_or_create(
             username=username,
             defaults={
                 "agency": agency,
                 "role": role,
-                "last_name": FAMILY_NAMES[index % len(FAMILY_NAMES)],
-                "first_name": GIVEN_NAMES[index % len(GIVEN_NAMES)],
+                "last_name": family,
+                "first_name": given,
                 "email": f"{username}@example.go.kr",
                 "is_active": True,
             },

@@ -50,3 +50,6 @@ def _holds(field, value) -> bool:
 
 ModelAdmin.get_object = get_object
 AutocompleteMixin.optgroups = optgroups
+
+# The top floor's own admin pages (the daily digests).
+from . import digest_admin  # noqa: E402, F401

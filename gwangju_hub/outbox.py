@@ -18,10 +18,13 @@ from core.outbox import Backlog, Outbox
 
 def outboxes() -> list[Outbox]:
     """Every outbox of the app."""
+    from issues.deadlines import OUTBOX as deadline_reminders
     from issues.notifications import OUTBOX as notification_emails
     from meetings.reminders import OUTBOX as reminders
 
-    return [notification_emails, reminders]
+    from .digest import OUTBOX as digests
+
+    return [notification_emails, reminders, deadline_reminders, digests]
 
 
 def backlogs(now: datetime | None = None) -> dict[str, Backlog]:
@@ -59,7 +62,12 @@ def collect_gauges():
         "How long the oldest due, unsent delivery has waited",
         labels=["purpose"],
     )
-    by_purpose = {"notification_email": Backlog(), "meeting": Backlog()} | backlogs(now)
+    by_purpose = {
+        "notification_email": Backlog(),
+        "meeting": Backlog(),
+        "cooperation_reply": Backlog(),
+        "issue_due": Backlog(),
+    } | backlogs(now)
     for purpose, backlog in sorted(by_purpose.items()):
         due.add_metric([purpose], backlog.due)
         age.add_metric([purpose], backlog.age_seconds(now))

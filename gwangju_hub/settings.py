@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # Django's own widget templates for FORM_RENDERER below.
+    "django.forms",
     "django_htmx",
     "template_partials",
     "core",
@@ -118,6 +120,11 @@ TEMPLATES = [
         },
     },
 ]
+
+# Forms render through the project's template engine (its cached loader, and
+# templates/django/forms/ overrides: select.html writes its options inline
+# rather than one include each, the bulk of the issue list's filter form).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # --- Data -------------------------------------------------------------------
 
@@ -464,6 +471,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60 * env.int("REMINDER_SWEEP_MINUTES", default=5),
         "options": {"expires": 60 * env.int("REMINDER_SWEEP_MINUTES", default=5)},
     },
+    # Reply-deadline and due-date reminders (issues/deadlines.py): rows
+    # planned and claimed by this sweep, like the meeting reminders; a step is
+    # due from DEADLINE_REMINDER_HOUR of its working day, so a few minutes late
+    # at most, and a missed run is caught up by the next.
+    "send-deadline-reminders": {
+        "task": "issues.send_deadline_reminders",
+        "schedule": 60 * env.int("REMINDER_SWEEP_MINUTES", default=5),
+        "options": {"expires": 60 * env.int("REMINDER_SWEEP_MINUTES", default=5)},
+    },
     # Notification e-mails are rows written with the change they report;
     # this sweep sends the owed ones. Services also kick it after each change,
     # but a kick may be lost (broker down): this run, every minute, is what
@@ -472,6 +488,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "issues.deliver_notifications",
         "schedule": 60,
         "options": {"expires": 60},
+    },
+    # The daily digest: planned once at DIGEST_TIME on working days, then sent
+    # through its outbox. Every 15 minutes rather than once at 08:30, so a
+    # beat or broker that was down at 08:30 still delivers the day's digest
+    # when it returns (the day is planned once whoever runs first).
+    "send-digests": {
+        "task": "gwangju_hub.send_digests",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 15 * 60},
     },
     # Proves the worker and beat are alive end to end (broker and database);
     # cheap enough to run often, visible in the worker log.
@@ -483,10 +508,16 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Outboxes ------------------------------------------------------------------
 
+# The daily digest's time of day, Asia/Seoul (working days only).
+DIGEST_TIME = env.str("DIGEST_TIME", default="08:30")
+
 # /healthz answers 503 "outbox": "late" when the oldest due reminder or
 # notification e-mail has waited longer than this: the worker, beat or mail
 # server has stopped. Longer than a few sweep intervals and SMTP backoffs.
 OUTBOX_LATE_MINUTES = env.int("OUTBOX_LATE_MINUTES", default=15)
+# /healthz reuses its outbox answer for this many seconds per process (0: asks
+# every time, as in development and tests, where a change must show at once).
+OUTBOX_CHECK_SECONDS = env.int("OUTBOX_CHECK_SECONDS", default=0 if DEBUG else 5)
 
 # --- Meetings and reminders --------------------------------------------------
 
@@ -524,6 +555,35 @@ MEETING_REMINDER_OFFSETS_DAYS = {
 # reminders this many days before that deadline.
 REPORT_DEADLINE_DAYS_BEFORE_BRIEFING = 14
 REPORT_REMINDER_OFFSETS_DAYS = [7, 3, 1]
+
+# --- Working days and cooperation deadlines (issue 9) ---------------------------
+
+
+def _iso_dates(name: str) -> frozenset:
+    """Comma-separated ISO dates (``2026-10-02,2027-01-04``); a bad one stops the app."""
+    from datetime import date
+
+    days = set()
+    for raw in env.list(name, default=[]):
+        try:
+            days.add(date.fromisoformat(raw.strip()))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {raw!r} is not a date (YYYY-MM-DD).") from None
+    return frozenset(days)
+
+
+# Days off the government declares at short notice (임시공휴일), on top of the
+# Korean public holidays of the ``holidays`` package (core/workdays.py).
+EXTRA_HOLIDAYS = _iso_dates("EXTRA_HOLIDAYS")
+# A cooperation request's reply deadline, unless the requester sets one.
+COOPERATION_REPLY_WORKING_DAYS = env.int("COOPERATION_REPLY_WORKING_DAYS", default=5)
+if COOPERATION_REPLY_WORKING_DAYS < 1:
+    raise ImproperlyConfigured("COOPERATION_REPLY_WORKING_DAYS must be at least 1.")
+# Deadline reminders (issues/deadlines.py) go out at this hour (Asia/Seoul) of
+# their working day: at the start of office hours, not at midnight.
+DEADLINE_REMINDER_HOUR = env.int("DEADLINE_REMINDER_HOUR", default=9)
+if not 0 <= DEADLINE_REMINDER_HOUR <= 23:
+    raise ImproperlyConfigured("DEADLINE_REMINDER_HOUR must be an hour from 0 to 23.")
 
 # --- Logging and metrics (issue 11: core/logs.py, core/metrics.py) --------------
 

@@ -14,37 +14,25 @@ from .views import healthz, home
 admin.site.site_header = _("Gwangju Hub administration")
 admin.site.site_title = _("Gwangju Hub")
 
-# Self-service passwords and the session clock (issue 8).
+# Self-service passwords (Django's views with our forms and templates) and
+# the session clock (issue 8). The paths are the contract's, not auth.urls'.
+_password_pages = [
+    ("change/", auth_views.PasswordChangeView, PasswordChangeForm, "password_change"),
+    ("change/done/", auth_views.PasswordChangeDoneView, None, "password_change_done"),
+    ("reset/", account_views.PasswordResetView, PasswordResetForm, "password_reset"),
+    ("reset/done/", auth_views.PasswordResetDoneView, None, "password_reset_done"),
+    (
+        "reset/<uidb64>/<token>/",
+        account_views.PasswordResetConfirmView,
+        SetPasswordForm,
+        "password_reset_confirm",
+    ),
+    ("reset/complete/", auth_views.PasswordResetCompleteView, None, "password_reset_complete"),
+]
 account_urlpatterns = [
-    path(
-        "password/change/",
-        auth_views.PasswordChangeView.as_view(form_class=PasswordChangeForm),
-        name="password_change",
-    ),
-    path(
-        "password/change/done/",
-        auth_views.PasswordChangeDoneView.as_view(),
-        name="password_change_done",
-    ),
-    path(
-        "password/reset/",
-        account_views.PasswordResetView.as_view(form_class=PasswordResetForm),
-        name="password_reset",
-    ),
-    path(
-        "password/reset/done/",
-        auth_views.PasswordResetDoneView.as_view(),
-        name="password_reset_done",
-    ),
-    path(
-        "password/reset/<uidb64>/<token>/",
-        account_views.PasswordResetConfirmView.as_view(form_class=SetPasswordForm),
-        name="password_reset_confirm",
-    ),
-    path(
-        "password/reset/complete/",
-        auth_views.PasswordResetCompleteView.as_view(),
-        name="password_reset_complete",
+    *(
+        path(f"password/{route}", view.as_view(**({"form_class": form} if form else {})), name=name)
+        for route, view, form, name in _password_pages
     ),
     # Notice choices, language, calendar feed (issue 9).
     path("settings/", account_settings, name="account_settings"),

@@ -9,8 +9,17 @@ from django.utils.translation import ngettext
 
 from agencies.models import Agency
 
-from . import notifications, services
-from .models import Attachment, Category, Comment, Cooperation, Event, Issue, Notification
+from . import deadlines, notifications, services
+from .models import (
+    Attachment,
+    Category,
+    Comment,
+    Cooperation,
+    DeadlineReminder,
+    Event,
+    Issue,
+    Notification,
+)
 
 
 @admin.register(Category)
@@ -171,7 +180,15 @@ class IssueAdmin(admin.ModelAdmin):
 class CooperationAdmin(admin.ModelAdmin):
     """Read-only: agencies answer on the issue page, and requests change with the issue."""
 
-    list_display = ("issue", "agency", "status", "requested_at", "answered_at")
+    list_display = (
+        "issue",
+        "agency",
+        "status",
+        "assignee",
+        "reply_by",
+        "requested_at",
+        "answered_at",
+    )
     list_filter = ("status", "agency")
     search_fields = ("issue__title", "agency__name_ko", "agency__name_en")
     list_select_related = ("issue", "agency")
@@ -302,3 +319,58 @@ class NotificationAdmin(admin.ModelAdmin):
     def short_error(self, obj: Notification) -> str:
         error = obj.last_error.strip().splitlines()[-1] if obj.last_error.strip() else ""
         return error if len(error) <= 80 else f"{error[:79]}…"
+
+
+@admin.register(DeadlineReminder)
+class DeadlineReminderAdmin(admin.ModelAdmin):
+    """Read-only: the rows are what keep each deadline reminder to one send."""
+
+    list_display = (
+        "issue",
+        "purpose",
+        "step",
+        "round",
+        "recipient",
+        "deadline",
+        "due_at",
+        "sent_at",
+        "skipped_at",
+        "attempts",
+    )
+    list_filter = ("purpose", "step")
+    search_fields = ("issue__title", "recipient__username", "recipient__email")
+    actions = ["retry_now"]
+    list_select_related = ("issue", "recipient")
+    # Shown so an operator can match a mail's Message-ID header to its row.
+    readonly_fields = ("message_id_header",)
+    date_hierarchy = "due_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Deleting a row would let the next sweep plan and send that reminder again.
+        return False
+
+    @admin.action(description=_("Retry now (without waiting for the backoff)"))
+    def retry_now(self, request, queryset) -> None:
+        """Clear the backoff of unsent rows and ask the worker for a sweep now."""
+        count = deadlines.retry_now(queryset.filter(sent_at__isnull=True))
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d reminder will be tried again by the sweep just queued.",
+                "%(count)d reminders will be tried again by the sweep just queued.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.display(description="Message-ID")
+    def message_id_header(self, obj: DeadlineReminder) -> str:
+        return deadlines.message_id(obj)

@@ -31,6 +31,7 @@ from django.utils import timezone
 from agencies.models import Agency, Role, User
 
 from . import services
+from .demo_follow_through import seed_follow_through
 from .models import (
     DONE_STATUSES,
     Category,
@@ -589,7 +590,7 @@ def _run_step(issue: Issue, step: _Step, users, cooperations, rng) -> Issue:
     return issue
 
 
-def _create_demo_issue(plan: _Plan, index: int, users, agencies, categories) -> None:
+def _create_demo_issue(plan: _Plan, index: int, users, agencies, categories) -> int:
     issue = _file(plan, users, agencies, categories)
     cooperations = {c.agency.slug: c for c in issue.cooperations.select_related("agency")}
     rng = _rng(SEED * 1000 + index + 500)  # comment wording, separate from the plan's draws
@@ -603,28 +604,41 @@ def _create_demo_issue(plan: _Plan, index: int, users, agencies, categories) -> 
         updated_at=max(last, plan.created_at),
         resolved_at=resolved_at if plan.status in DONE_STATUSES else None,
     )
+    return issue.pk
 
 
 def seed_demo_issues(out: TextIO) -> int:
     """File the demo issues that do not exist yet; returns how many were filed.
 
     Needs the organizations and users of ``agencies.demo``. Notifications are
-    suppressed: nobody should get a hundred e-mails about demo data.
+    suppressed while the history is replayed (nobody should get a hundred
+    e-mails about demo data), then written into the bells, dated and owing no
+    e-mail, with owners, deadlines, follows and saved searches
+    (``demo_follow_through``).
     """
     now = timezone.now()
     existing = set(Issue.objects.filter(title__in=DEMO_TITLES).values_list("title", flat=True))
     users = {u.username: u for u in User.objects.select_related("agency")}
     agencies = Agency.objects.in_bulk(field_name="slug")
     categories = Category.objects.in_bulk(field_name="slug")
-    created = 0
-    with services.notifications_suppressed(), transaction.atomic():
-        for index, spec in enumerate(DEMO_ISSUES):
-            if spec.title in existing:
-                continue
-            _create_demo_issue(_plan(spec, index, now), index, users, agencies, categories)
-            created += 1
-    out.write(f"Demo issues: {created} created, {len(existing)} already there\n")
-    return created
+    created = []
+    with transaction.atomic():
+        with services.notifications_suppressed():
+            for index, spec in enumerate(DEMO_ISSUES):
+                if spec.title in existing:
+                    continue
+                plan = _plan(spec, index, now)
+                created.append(_create_demo_issue(plan, index, users, agencies, categories))
+        follow_through = seed_follow_through(created) if created else {}
+    out.write(f"Demo issues: {len(created)} created, {len(existing)} already there\n")
+    if follow_through:
+        out.write(
+            "Follow-through: {owners} requests with a person in charge, {follows} follows, "
+            "{searches} saved searches, {notices} notifications in the bells\n".format(
+                **follow_through
+            )
+        )
+    return len(created)
 
 
 # --------------------------------------------------------------------------

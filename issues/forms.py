@@ -4,6 +4,7 @@ from datetime import date
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -11,7 +12,7 @@ from agencies.models import Agency, User
 from core.forms import LONG_TEXT_MAX_LENGTH, KRDSFormMixin, SafeInputMixin, parse_id
 
 from .filetypes import MAX_ATTACHMENT_SIZE
-from .models import Category, CooperationStatus, Issue, Priority, Status
+from .models import Category, Cooperation, CooperationStatus, Issue, Priority, Status
 from .selectors import DEFAULT_SORT, IssueFilters
 
 
@@ -59,6 +60,17 @@ class IssueForm(SafeInputMixin, KRDSFormMixin, forms.ModelForm):
     due_date = forms.DateField(
         label=_("Due date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+    # Not a field of the issue: the deadline of the cooperation requests this
+    # save adds (each request has its own, which its agency may move later).
+    reply_by = forms.DateField(
+        label=_("Reply by"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_(
+            "The reply deadline for newly added cooperating agencies. "
+            "Empty: %(days)s working days from today."
+        ),
+    )
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     class Meta:
@@ -86,6 +98,9 @@ class IssueForm(SafeInputMixin, KRDSFormMixin, forms.ModelForm):
             self.fields["lead_agency"].initial = user.agency_id
         self.fields["cooperating_agencies"].queryset = active.public_organizations()
         self.fields["title"].widget.attrs["maxlength"] = 200
+        self.fields["reply_by"].help_text = self.fields["reply_by"].help_text % {
+            "days": settings.COOPERATION_REPLY_WORKING_DAYS
+        }
         lead_id = self._lead_agency_id()
         self.fields["assignee"].queryset = User.objects.filter(
             agency_id=lead_id, is_active=True
@@ -113,6 +128,12 @@ class IssueForm(SafeInputMixin, KRDSFormMixin, forms.ModelForm):
         if due and not unchanged and due < timezone.localdate():
             raise forms.ValidationError(_("The due date cannot be in the past."))
         return due
+
+    def clean_reply_by(self):
+        reply_by = self.cleaned_data.get("reply_by")
+        if reply_by and reply_by < timezone.localdate():
+            raise forms.ValidationError(_("The reply deadline cannot be in the past."))
+        return reply_by
 
     def clean(self):
         cleaned = super().clean()
@@ -158,6 +179,47 @@ class CooperationAnswerForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     )
 
 
+class CooperationUpdateForm(SafeInputMixin, KRDSFormMixin, forms.Form):
+    """The cooperating agency's person in charge and reply deadline.
+
+    The hidden ``expected_*`` fields carry the values the form was loaded
+    with: the service refuses the save if someone changed them meanwhile.
+    """
+
+    assignee = forms.ModelChoiceField(
+        label=_("Person in charge"), queryset=User.objects.none(), required=False
+    )
+    reply_by = forms.DateField(label=_("Reply by"), widget=forms.DateInput(attrs={"type": "date"}))
+    expected_assignee = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    expected_reply_by = forms.DateField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, cooperation: Cooperation, **kwargs) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "assignee": cooperation.assignee_id,
+                "reply_by": cooperation.reply_by,
+                "expected_assignee": cooperation.assignee_id,
+                "expected_reply_by": cooperation.reply_by,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.cooperation = cooperation
+        # Only the cooperating agency's own active people (a plain
+        # ModelChoiceField would accept any user's id).
+        self.fields["assignee"].queryset = User.objects.filter(
+            agency_id=cooperation.agency_id, is_active=True
+        ).order_by("last_name", "first_name", "username")
+        self.fields["assignee"].label_from_instance = lambda u: u.display_name
+        self.fields["assignee"].empty_label = _("Not named")
+
+    def clean_reply_by(self):
+        reply_by = self.cleaned_data["reply_by"]
+        if reply_by != self.cooperation.reply_by and reply_by < timezone.localdate():
+            raise forms.ValidationError(_("The reply deadline cannot be in the past."))
+        return reply_by
+
+
 class AttachmentForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     file = forms.FileField(
         label=_("File"),
@@ -192,6 +254,7 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     mine = forms.BooleanField(label=_("Filed by or assigned to me"), required=False)
     following = forms.BooleanField(label=_("Issues I follow"), required=False)
     waiting = forms.BooleanField(label=_("Waiting for my agency's answer"), required=False)
+    reply_overdue = forms.BooleanField(label=_("Cooperation reply overdue"), required=False)
     sort = forms.ChoiceField(label=_("Sort"), required=False)
     # Not on the form; the dashboard links with them (see IssueFilters).
     HIDDEN = ("lead", "active", "waiting_for", "resolved_from", "resolved_to", "agenda", "awaiting")
@@ -266,6 +329,7 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
             mine=bool(data.get("mine")),
             following=bool(data.get("following")),
             waiting=bool(data.get("waiting")),
+            reply_overdue=bool(data.get("reply_overdue")),
             sort=data.get("sort") or DEFAULT_SORT,
             lead=data.get("lead"),
             active=bool(data.get("active")),

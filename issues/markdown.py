@@ -22,6 +22,8 @@ and user text must not break the document outline that screen readers use.
 
 from __future__ import annotations
 
+import functools
+import threading
 import xml.etree.ElementTree as etree  # noqa: S405 - we only walk Markdown's own tree
 
 import markdown
@@ -167,7 +169,32 @@ def render_markdown(text: str | None) -> SafeString:
     """
     if not text:
         return mark_safe("")  # noqa: S308 - constant empty string
-    # A fresh instance per call: Markdown objects keep per-document state
-    # (references, stash) and are not safe to share between threads.
-    html = _build_markdown().convert(str(text))
-    return mark_safe(_cleaner.clean(html))  # noqa: S308 - sanitized by nh3 just above
+    return mark_safe(_render(str(text)))  # noqa: S308 - sanitized by nh3 in _render
+
+
+# The HTML is a function of the text alone, so a comment or description is
+# rendered once per process and version of its text, not on every page view
+# (the detail page of a busy issue shows dozens). Bounded: at most this many texts.
+RENDERED_CACHE_SIZE = 2048
+
+
+@functools.lru_cache(maxsize=RENDERED_CACHE_SIZE)
+def _render(text: str) -> str:
+    return _cleaner.clean(_markdown().convert(text))
+
+
+_local = threading.local()
+
+
+def _markdown() -> markdown.Markdown:
+    """This thread's Markdown instance, reset for a new document.
+
+    Building one (its extensions and patterns) costs more than converting a
+    comment. An instance keeps per-document state (references, stash) and is
+    not safe to share between threads, so each thread has its own and
+    ``reset()`` clears that state before every document.
+    """
+    md = getattr(_local, "md", None)
+    if md is None:
+        md = _local.md = _build_markdown()
+    return md.reset()

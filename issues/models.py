@@ -14,6 +14,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency, Delivery
+from core.workdays import add_working_days
 
 
 class Category(models.Model):
@@ -259,8 +260,14 @@ class CooperationStatus(models.TextChoices):
     DONE = "done", _("Done")
 
 
+def default_reply_by() -> date:
+    """A new cooperation request's reply deadline: COOPERATION_REPLY_WORKING_DAYS
+    Korean working days from today (Asia/Seoul)."""
+    return add_working_days(timezone.localdate(), settings.COOPERATION_REPLY_WORKING_DAYS)
+
+
 class Cooperation(models.Model):
-    """One cooperating agency on one issue, and its answer."""
+    """One cooperating agency on one issue, its answer, who answers it and by when."""
 
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="cooperations")
     agency = models.ForeignKey(
@@ -284,6 +291,18 @@ class Cooperation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, related_name="+", null=True, blank=True
     )
     answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+    # 담당자: chosen by the cooperating agency among its own people.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("Person in charge"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_cooperations",
+    )
+    # 회신 기한: set by the requester (default: working days from the request),
+    # moved by the cooperating agency. Every request has one.
+    reply_by = models.DateField(_("Reply by"), default=default_reply_by)
 
     class Meta:
         verbose_name = _("cooperation")
@@ -295,10 +314,22 @@ class Cooperation(models.Model):
         indexes = [
             # "Waiting for my agency's answer" and the dashboard's waiting counts.
             models.Index(fields=["agency", "status"], name="cooperation_agency_status_idx"),
+            # ``reply_overdue=1`` and the deadline reminders' planning: unanswered
+            # requests by reply deadline.
+            models.Index(
+                fields=["reply_by", "issue"],
+                condition=Q(status="requested"),
+                name="cooperation_reply_due_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.issue_id} ↔ {self.agency}"
+
+    @property
+    def is_reply_overdue(self) -> bool:
+        """Unanswered past its reply deadline (기한 경과)."""
+        return self.status == CooperationStatus.REQUESTED and self.reply_by < timezone.localdate()
 
 
 class Comment(models.Model):
@@ -355,6 +386,8 @@ class EventKind(models.TextChoices):
     COMMENT = "comment", _("Comment")
     ATTACHMENT = "attachment", _("Attachment")
     DECISION = "decision", _("Meeting decision")
+    COOPERATION_UPDATED = "cooperation_updated", _("Cooperation person or deadline changed")
+    ESCALATED = "escalated", _("Deadline passed: escalated")
 
 
 class Event(models.Model):
@@ -450,3 +483,83 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recipient_id}: {self.event}"
+
+
+class DeadlinePurpose(models.TextChoices):
+    COOPERATION_REPLY = "cooperation_reply", _("Cooperation reply deadline")
+    ISSUE_DUE = "issue_due", _("Issue due date")
+
+
+class DeadlineStep(models.TextChoices):
+    BEFORE = "before", _("Before the deadline")
+    ON_THE_DAY = "on_the_day", _("On the day")
+    OVERDUE = "overdue", _("Overdue")
+    VICE_HEAD = "vice_head", _("Escalated to the vice-head")
+    HEAD = "head", _("Escalated to the head")
+
+
+class DeadlineReminder(models.Model):
+    """One reminder of a deadline owed to one person: an outbox row (core.outbox).
+
+    Planned by the sweep of ``issues.deadlines`` when its step's working day
+    comes, unique per (chain, recipient, step, round, deadline), so planning
+    twice creates it once and a moved deadline starts its chain again. ``round``
+    numbers the weekly reminders of an overdue issue (1, 2, ...); 0 otherwise.
+    """
+
+    purpose = models.CharField(max_length=20, choices=DeadlinePurpose.choices)
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="+")
+    # The request whose reply deadline it is (cooperation_reply only).
+    cooperation = models.ForeignKey(
+        Cooperation, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deadline_reminders"
+    )
+    step = models.CharField(max_length=12, choices=DeadlineStep.choices)
+    round = models.PositiveSmallIntegerField(default=0)
+    # The deadline the row is about (reply_by or due_date when planned): a
+    # row whose deadline has moved since is never sent.
+    deadline = models.DateField()
+    # The chain's order: the step's day minus the deadline, in calendar days.
+    rank = models.SmallIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    # --- the outbox ---------------------------------------------------------------
+    due_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    skipped_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    message_uuid = models.UUIDField(default=uuid.uuid4, editable=False)
+
+    class Meta:
+        verbose_name = _("deadline reminder")
+        verbose_name_plural = _("deadline reminders")
+        ordering = ["-due_at", "-id"]
+        constraints = [
+            # Two partial constraints rather than one with a NULL cooperation,
+            # which a unique index would count as distinct every time.
+            models.UniqueConstraint(
+                fields=["cooperation", "recipient", "step", "round", "deadline"],
+                condition=Q(purpose="cooperation_reply"),
+                name="deadline_reminder_reply_once",
+            ),
+            models.UniqueConstraint(
+                fields=["issue", "recipient", "step", "round", "deadline"],
+                condition=Q(purpose="issue_due"),
+                name="deadline_reminder_due_once",
+            ),
+        ]
+        indexes = [
+            # The sweep's claim: unfinished rows in due order.
+            models.Index(
+                fields=["due_at", "id"],
+                condition=Q(sent_at__isnull=True, skipped_at__isnull=True),
+                name="deadline_reminder_owed_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} #{self.issue_id} {self.step} → {self.recipient_id}"

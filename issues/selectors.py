@@ -58,6 +58,8 @@ class IssueFilters:
     mine: bool = False
     following: bool = False
     waiting: bool = False
+    # A cooperation request past its reply deadline and still unanswered.
+    reply_overdue: bool = False
     sort: str = DEFAULT_SORT
     # Filters behind the dashboard's links, so every number opens exactly its issues.
     lead: Agency | None = None
@@ -90,6 +92,12 @@ def issue_list(*, user, filters: IssueFilters) -> QuerySet[Issue]:
         issues = issues.filter(Exists(Follow.objects.filter(issue=OuterRef("pk"), user=user)))
     if filters.waiting:
         issues = issues.filter(Exists(_waiting_cooperations(user.agency_id)))
+    if filters.reply_overdue:
+        overdue = reply_overdue_cooperations(timezone.localdate())
+        if filters.waiting_for is not None:
+            # One organization's own requests past their deadline (the dashboard's links).
+            overdue = overdue.filter(agency=filters.waiting_for)
+        issues = issues.filter(Exists(overdue))
     if filters.lead is not None:
         issues = issues.filter(lead_agency=filters.lead)
     if filters.active:
@@ -130,6 +138,13 @@ def _waiting_cooperations(agency_id):
     )
 
 
+def reply_overdue_cooperations(today: date) -> QuerySet[Cooperation]:
+    """The issue's requests past their reply deadline and not answered (기한 경과)."""
+    return Cooperation.objects.filter(
+        issue=OuterRef("pk"), status=CooperationStatus.REQUESTED, reply_by__lt=today
+    )
+
+
 def resolved_between(start: date | None, end: date | None, prefix: str = "") -> dict:
     """Lookups for "resolved on a day from start to end", days in Asia/Seoul."""
     lookups = {}
@@ -165,7 +180,9 @@ def with_list_relations(issues: QuerySet[Issue]) -> QuerySet[Issue]:
         issues.defer("description")
         .select_related("lead_agency", "category", "assignee")
         .prefetch_related(
-            Prefetch("cooperations", queryset=Cooperation.objects.select_related("agency"))
+            Prefetch(
+                "cooperations", queryset=Cooperation.objects.select_related("agency", "assignee")
+            )
         )
     )
 
@@ -181,7 +198,7 @@ def issue_detail(issue_id: int, user) -> Issue:
         .prefetch_related(
             Prefetch(
                 "cooperations",
-                queryset=Cooperation.objects.select_related("agency", "answered_by"),
+                queryset=Cooperation.objects.select_related("agency", "answered_by", "assignee"),
             ),
             "attachments__uploaded_by",
             Prefetch(

@@ -112,10 +112,28 @@ def _check_cooperators(lead_agency: Agency, cooperating: Iterable[Agency]) -> li
     return cooperating
 
 
-def _request_cooperation(issue: Issue, agencies: Iterable[Agency], actor) -> None:
+def _check_reply_by(reply_by: date | None) -> None:
+    if reply_by is not None and reply_by < timezone.localdate():
+        raise ValidationError({"reply_by": _("The reply deadline cannot be in the past.")})
+
+
+def _request_cooperation(
+    issue: Issue, agencies: Iterable[Agency], actor, reply_by: date | None = None
+) -> None:
+    """Ask each agency to cooperate, by ``reply_by`` (None: the default working days)."""
     for agency in agencies:
-        Cooperation.objects.create(issue=issue, agency=agency, requested_by=actor)
-        event_record(issue, actor, EventKind.COOPERATION_REQUESTED, agency=agency, notify=True)
+        cooperation = Cooperation(issue=issue, agency=agency, requested_by=actor)
+        if reply_by is not None:
+            cooperation.reply_by = reply_by
+        cooperation.save()
+        event_record(
+            issue,
+            actor,
+            EventKind.COOPERATION_REQUESTED,
+            agency=agency,
+            changes=[{"field": "reply_by", "old": None, "new": cooperation.reply_by.isoformat()}],
+            notify=True,
+        )
 
 
 def issue_create(
@@ -130,11 +148,14 @@ def issue_create(
     visibility: str = "all",
     due_date: date | None = None,
     assignee=None,
+    reply_by: date | None = None,
 ) -> Issue:
-    """File an issue and ask the cooperating agencies for their cooperation."""
+    """File an issue and ask the cooperating agencies for their cooperation, each by
+    ``reply_by`` (None: COOPERATION_REPLY_WORKING_DAYS working days from today)."""
     if not rules.can_create_for(actor, lead_agency):
         raise PermissionDenied
     cooperating = _check_cooperators(lead_agency, cooperating_agencies)
+    _check_reply_by(reply_by)
     issue = Issue(
         title=title,
         description=description,
@@ -150,7 +171,7 @@ def issue_create(
     with transaction.atomic():
         issue.save()
         event_record(issue, actor, EventKind.CREATED)
-        _request_cooperation(issue, cooperating, actor)
+        _request_cooperation(issue, cooperating, actor, reply_by)
         follow_automatically(user=actor, issue=issue, source=FollowSource.FILED)
         if assignee is not None:
             follow_automatically(user=assignee, issue=issue, source=FollowSource.ASSIGNED)
@@ -203,15 +224,18 @@ def issue_update(
     actor,
     expected_version: int,
     cooperating_agencies: Iterable[Agency] | None = None,
+    reply_by: date | None = None,
     **data,
 ) -> Issue:
     """Save an edit made from a form loaded at ``expected_version``.
 
     Refuses with StaleIssueError when someone saved in between, so nothing is
     overwritten silently. Records one CHANGED event listing every field that
-    changed, and adds or withdraws cooperation requests.
+    changed, and adds or withdraws cooperation requests (the new ones due by
+    ``reply_by``, or the default deadline).
     """
     _check_editable(data)
+    _check_reply_by(reply_by)
     with transaction.atomic():
         current = _locked_current(issue, expected_version)
         if not rules.can_edit(actor, current):
@@ -219,7 +243,7 @@ def issue_update(
         new_lead = data.get("lead_agency", current.lead_agency)
         if new_lead.pk != current.lead_agency_id and not rules.can_create_for(actor, new_lead):
             raise PermissionDenied
-        return _apply_update(current, actor, data, cooperating_agencies)
+        return _apply_update(current, actor, data, cooperating_agencies, reply_by)
 
 
 def issue_update_by_administrator(
@@ -252,7 +276,11 @@ def _check_editable(data: dict) -> None:
 
 
 def _apply_update(
-    current: Issue, actor, data: dict, cooperating_agencies: Iterable[Agency] | None
+    current: Issue,
+    actor,
+    data: dict,
+    cooperating_agencies: Iterable[Agency] | None,
+    reply_by: date | None = None,
 ) -> Issue:
     """Apply a permitted edit to the locked current issue and record it."""
     changes = _field_changes(current, data)
@@ -263,7 +291,7 @@ def _apply_update(
     current.version += 1
     current.updated_at = timezone.now()
     current.save()
-    _record_update(current, actor, changes, added, removed)
+    _record_update(current, actor, changes, added, removed, reply_by)
     # After the cooperations changed: the assignee must be able to read the issue.
     if current.assignee is not None and any(c["field"] == "assignee" for c in changes):
         follow_automatically(user=current.assignee, issue=current, source=FollowSource.ASSIGNED)
@@ -304,7 +332,12 @@ def _cooperation_changes(
 
 
 def _record_update(
-    current: Issue, actor, changes: list[dict], added: list[Agency], removed: list[Cooperation]
+    current: Issue,
+    actor,
+    changes: list[dict],
+    added: list[Agency],
+    removed: list[Cooperation],
+    reply_by: date | None = None,
 ) -> None:
     changed = None
     if changes:
@@ -318,7 +351,7 @@ def _record_update(
     for cooperation in removed:
         cooperation.delete()
         event_record(current, actor, EventKind.COOPERATION_REMOVED, agency=cooperation.agency)
-    _request_cooperation(current, added, actor)
+    _request_cooperation(current, added, actor, reply_by)
     if changed is not None and any(c["field"] == "status" for c in changes):
         # After the cooperations changed: an agency withdrawn in this same
         # edit no longer reads a restricted issue, and is not told of it.
@@ -365,6 +398,79 @@ def cooperation_answer(
             agency=locked.agency,
             changes=[{"field": "cooperation", "old": old, "new": status, "note": locked.note}],
             notify=True,
+        )
+    return locked
+
+
+class StaleCooperationError(Exception):
+    """Someone else changed the person in charge or the deadline after this user loaded them."""
+
+    def __init__(self, current: Cooperation) -> None:
+        super().__init__(f"cooperation {current.pk} changed")
+        self.current = current
+
+
+def cooperation_update(
+    *,
+    cooperation: Cooperation,
+    actor,
+    assignee,
+    reply_by: date,
+    expected_assignee_id: int | None,
+    expected_reply_by: date,
+) -> Cooperation:
+    """The cooperating agency names its person in charge (담당자) and moves the reply
+    deadline (회신 기한), from a form loaded when they were ``expected_*``.
+
+    Refuses with StaleCooperationError when someone changed them in between
+    (nothing is overwritten silently); records one COOPERATION_UPDATED event
+    with what changed, old and new. The deadline may not move into the past;
+    the person must be an active member of the cooperating agency.
+    """
+    if not rules.can_answer_cooperation(actor, cooperation):
+        raise PermissionDenied
+    errors = {}
+    if assignee is not None and not (
+        assignee.is_active and assignee.agency_id == cooperation.agency_id
+    ):
+        errors["assignee"] = _("The person in charge must belong to the cooperating agency.")
+    with transaction.atomic():
+        locked = Cooperation.objects.select_for_update().get(pk=cooperation.pk)
+        if locked.assignee_id != expected_assignee_id or locked.reply_by != expected_reply_by:
+            raise StaleCooperationError(locked)
+        if reply_by != locked.reply_by and reply_by < timezone.localdate():
+            errors["reply_by"] = _("The reply deadline cannot be in the past.")
+        if errors:
+            raise ValidationError(errors)
+        changes = []
+        if (assignee.pk if assignee else None) != locked.assignee_id:
+            changes.append(
+                {
+                    "field": "cooperation_assignee",
+                    "old": _names(locked.assignee),
+                    "new": _names(assignee),
+                }
+            )
+            locked.assignee = assignee
+        if reply_by != locked.reply_by:
+            changes.append(
+                {
+                    "field": "reply_by",
+                    "old": locked.reply_by.isoformat(),
+                    "new": reply_by.isoformat(),
+                }
+            )
+            locked.reply_by = reply_by
+        if not changes:
+            return locked
+        locked.save(update_fields=["assignee", "reply_by"])
+        Issue.objects.filter(pk=locked.issue_id).update(updated_at=timezone.now())
+        event_record(
+            locked.issue,
+            actor,
+            EventKind.COOPERATION_UPDATED,
+            agency=locked.agency,
+            changes=changes,
         )
     return locked
 

@@ -19,3 +19,17 @@ def deliver_notifications(*_legacy_args) -> dict[str, int]:
     from . import notifications
 
     return asdict(notifications.deliver_due())
+
+
+# No autoretry, like the meeting reminders: beat runs the sweep again in a few
+# minutes, and a failed mail is retried through its row.
+@shared_task(name="issues.send_deadline_reminders")
+def send_deadline_reminders() -> dict[str, int]:
+    """Plan and send the reply-deadline and due-date reminders that are due
+    (beat runs it every few minutes).
+
+    Returns the sweep's counts: planned, sent, failed, skipped, deferred.
+    """
+    from . import deadlines
+
+    return asdict(deadlines.sweep())

@@ -21,6 +21,11 @@ urlpatterns = [
         views.cooperation_answer,
         name="answer",
     ),
+    path(
+        "<int:pk>/cooperations/<int:cooperation_id>/",
+        views.cooperation_update,
+        name="cooperation_update",
+    ),
     path("<int:pk>/attachments/", views.attachment_upload, name="attachment_upload"),
     path("<int:pk>/attachments/<int:attachment_id>/", views.attachment_download, name="attachment"),
 ]

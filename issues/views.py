@@ -11,7 +11,6 @@ import contextlib
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import (
     FileResponse,
     Http404,
@@ -30,6 +29,7 @@ from django.views.decorators.vary import vary_on_headers
 from agencies.http import AuthenticatedHttpRequest
 from core.exports import csv_response
 from core.forms import add_service_errors, rebound_at_version
+from core.pagination import CappedPaginator
 from core.storage import STORAGE_ERRORS, log_storage_error
 from core.views import after_change, page_or_partial
 
@@ -38,15 +38,19 @@ from .forms import (
     AttachmentForm,
     CommentForm,
     CooperationAnswerForm,
+    CooperationUpdateForm,
     IssueFilterForm,
     IssueForm,
     SavedSearchForm,
     StatusForm,
     normalized_query,
 )
-from .models import Attachment, Cooperation, Issue, SavedSearch
+from .models import Attachment, Cooperation, CooperationStatus, Issue, SavedSearch
 
 PAGE_SIZE = 25
+# A text search counts its matches up to here (see core.pagination): a short
+# Korean word cannot use the trigram indexes, and an exact count scans every issue.
+SEARCH_COUNT_CAP = 1000
 DETAIL_TEMPLATE = "issues/issue_detail.html"
 
 
@@ -64,9 +68,12 @@ def issue_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = IssueFilterForm(request.GET)
     filters = form.filters()
     issues = selectors.issue_list(user=request.user, filters=filters)
-    page = Paginator(selectors.with_list_relations(issues), PAGE_SIZE).get_page(
-        request.GET.get("page")
+    paginator = CappedPaginator(
+        selectors.with_list_relations(issues),
+        PAGE_SIZE,
+        cap=SEARCH_COUNT_CAP if filters.q else None,
     )
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -102,15 +109,15 @@ def issue_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
         _("Due date"),
         _("Filed"),
         _("Updated"),
+        _("Reply overdue"),
     ]
+    today = timezone.localdate()
     rows = (
         [
             issue.pk,
             issue.title,
             issue.lead_agency.name,
-            "; ".join(
-                f"{c.agency.name} ({c.get_status_display()})" for c in issue.cooperations.all()
-            ),
+            "; ".join(_cooperation_cell(c, today) for c in issue.cooperations.all()),
             issue.category.name if issue.category else "",
             issue.get_priority_display(),
             issue.get_status_display(),
@@ -118,11 +125,27 @@ def issue_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
             issue.due_date.isoformat() if issue.due_date else "",
             timezone.localtime(issue.created_at).strftime("%Y-%m-%d %H:%M"),
             timezone.localtime(issue.updated_at).strftime("%Y-%m-%d %H:%M"),
+            "; ".join(
+                c.agency.name
+                for c in issue.cooperations.all()
+                if c.status == CooperationStatus.REQUESTED and c.reply_by < today
+            ),
         ]
         for issue in issues.iterator(chunk_size=500)
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return csv_response(header, rows, filename=f"gwangju-hub-issues-{stamp}.csv")
+
+
+def _cooperation_cell(cooperation: Cooperation, today) -> str:
+    """ "기관 (요청됨, 담당 김민준, 회신 기한 2026-12-10)" for one cooperating agency."""
+    parts = [cooperation.get_status_display()]
+    if cooperation.assignee:
+        parts.append(_("in charge: %(name)s") % {"name": cooperation.assignee.display_name})
+    parts.append(_("reply by %(date)s") % {"date": cooperation.reply_by.isoformat()})
+    if cooperation.status == CooperationStatus.REQUESTED and cooperation.reply_by < today:
+        parts.append(_("overdue"))
+    return f"{cooperation.agency.name} ({', '.join(parts)})"
 
 
 @login_required
@@ -208,6 +231,12 @@ def _detail_context(request: HttpRequest, issue: Issue, **forms) -> dict:
         for c in issue.cooperations.all()
         if rules.can_answer_cooperation(user, c)
     }
+    update_forms = {
+        c.pk: forms.get("update_forms", {}).get(c.pk)
+        or CooperationUpdateForm(prefix=f"u{c.pk}", cooperation=c)
+        for c in issue.cooperations.all()
+        if rules.can_answer_cooperation(user, c)
+    }
     return {
         "issue": issue,
         "fragments": [
@@ -220,6 +249,8 @@ def _detail_context(request: HttpRequest, issue: Issue, **forms) -> dict:
         "comment_form": forms.get("comment_form") or CommentForm(),
         "attachment_form": forms.get("attachment_form") or AttachmentForm(),
         "answer_forms": answer_forms,
+        "update_forms": update_forms,
+        "today": timezone.localdate(),
         "status_error": forms.get("status_error"),
         **selectors.follow_state(issue, user),
     }
@@ -310,6 +341,53 @@ def cooperation_answer(
         note=form.cleaned_data["note"],
     )
     return _after_post(request, issue, "cooperations", _("Your answer was recorded."))
+
+
+@login_required
+@require_POST
+def cooperation_update(
+    request: AuthenticatedHttpRequest, pk: int, cooperation_id: int
+) -> HttpResponse:
+    """The cooperating agency's person in charge and reply deadline."""
+    issue = _get_issue_for_user(request, pk)
+    cooperation = get_object_or_404(Cooperation, pk=cooperation_id, issue=issue)
+    if not rules.can_answer_cooperation(request.user, cooperation):
+        raise PermissionDenied
+    form = CooperationUpdateForm(request.POST, prefix=f"u{cooperation.pk}", cooperation=cooperation)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.cooperation_update(
+                cooperation=cooperation,
+                actor=request.user,
+                assignee=data["assignee"],
+                reply_by=data["reply_by"],
+                expected_assignee_id=data["expected_assignee"],
+                expected_reply_by=data["expected_reply_by"],
+            )
+        except services.StaleCooperationError as exc:
+            # Keep what the user chose; move the form to the current values,
+            # so saving again is a deliberate choice.
+            current = exc.current
+            post = request.POST.copy()
+            post[form.add_prefix("expected_assignee")] = current.assignee_id or ""
+            post[form.add_prefix("expected_reply_by")] = current.reply_by.isoformat()
+            form = CooperationUpdateForm(post, prefix=f"u{cooperation.pk}", cooperation=current)
+            form.is_valid()
+            form.add_error(
+                None,
+                _(
+                    "Someone else changed the person in charge or the deadline in the meantime; "
+                    "nothing was saved. Check the current values, then save again."
+                ),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+    if form.errors:
+        return _form_errors(request, issue, "cooperations", update_forms={cooperation.pk: form})
+    return _after_post(
+        request, issue, "cooperations", _("The person in charge and deadline were saved.")
+    )
 
 
 @login_required

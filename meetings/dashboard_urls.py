@@ -1,8 +1,8 @@
 from django.urls import path
 
-from . import dashboard
+from . import views
 
 urlpatterns = [
-    path("", dashboard.dashboard, name="dashboard"),
-    path("agencies.<str:fmt>", dashboard.dashboard_export, name="dashboard_export"),  # csv, xlsx
+    path("", views.dashboard, name="dashboard"),
+    path("agencies.<str:fmt>", views.dashboard_export, name="dashboard_export"),  # csv, xlsx
 ]

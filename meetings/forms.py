@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -137,3 +141,56 @@ class PerformanceReportForm(SafeInputMixin, KRDSFormMixin, forms.Form):
         super().__init__(*args, **kwargs)
         if report is None:
             self.fields["version"].initial = 0
+
+
+# --- The dashboard's period (query string, never a POST) ------------------------
+
+PERIODS = {
+    "month": _("This month"),
+    "quarter": _("This quarter"),
+    "year": _("This year"),
+    "custom": _("Custom range"),
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str
+    start: date
+    end: date
+
+    @property
+    def label(self) -> str:
+        return PERIODS[self.key]
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The query-string parameters that ask for this period again."""
+        if self.key == "custom":
+            return {"period": self.key, "start": f"{self.start}", "end": f"{self.end}"}
+        return {"period": self.key}
+
+
+def dashboard_period(params: Mapping[str, str], today: date) -> tuple[Period, list[str]]:
+    """The period asked for in the query string; bad input falls back to this month."""
+    key = params.get("period", "month")
+    if key == "quarter":
+        first_month = 3 * ((today.month - 1) // 3) + 1
+        return Period(key, today.replace(month=first_month, day=1), today), []
+    if key == "year":
+        return Period(key, today.replace(month=1, day=1), today), []
+    errors = []
+    if key == "custom":
+        try:
+            start = date.fromisoformat(params.get("start", ""))
+            end = date.fromisoformat(params.get("end", ""))
+        except ValueError:
+            errors.append(_("Enter both dates of the custom range as YYYY-MM-DD."))
+        else:
+            if start > end:
+                errors.append(_("The start of the range must not be after its end."))
+            elif start.year < 2000 or end.year > 2100:
+                errors.append(_("Enter a date between 2000 and 2100."))
+            else:
+                return Period(key, start, end), errors
+    return Period("month", today.replace(day=1), today), errors

@@ -157,19 +157,20 @@ def plan_reminders(now: datetime) -> int:
     is still ahead is created late; nothing is created for a passed one.
     Safe to run concurrently: existing rows are skipped, conflicts ignored.
     """
-    plans = [(meeting, _due_plan(meeting, now)) for meeting in _upcoming_meetings(now)]
+    plans = [(meeting, _due_plan(meeting, now)) for meeting in upcoming_meetings(now, _horizon())]
     plans = [(meeting, plan) for meeting, plan in plans if plan["meeting"] or plan["report"]]
     wanted = _wanted_rows(plans) if plans else {}
     planned = _create_missing(wanted, now, [meeting.pk for meeting, _ in plans])
     return planned + _plan_cancellations(now)
 
 
-def _upcoming_meetings(now: datetime) -> list[Meeting]:
-    """Scheduled meetings near enough for a reminder, with the organizations and
-    agenda issues that say whom they concern."""
+def upcoming_meetings(now: datetime, horizon: timedelta) -> list[Meeting]:
+    """Scheduled meetings starting within ``horizon`` of ``now``, with the
+    organizations and agenda issues that say whom they concern (what
+    ``meeting_audience`` reads). The daily digest asks the same question."""
     return list(
         Meeting.objects.filter(
-            status=MeetingStatus.SCHEDULED, starts_at__gt=now, starts_at__lte=now + _horizon()
+            status=MeetingStatus.SCHEDULED, starts_at__gt=now, starts_at__lte=now + horizon
         ).prefetch_related(
             Prefetch(
                 "invited_agencies",
@@ -201,7 +202,7 @@ def _wanted_rows(plans: list[tuple[Meeting, dict[str, list[timedelta]]]]) -> dic
     )
     wanted: dict[tuple, datetime] = {}
     for meeting, plan in plans:
-        for user in _meeting_audience(meeting, users) if plan["meeting"] else []:
+        for user in meeting_audience(meeting, users) if plan["meeting"] else []:
             for offset in plan["meeting"]:
                 key = (meeting.pk, ReminderPurpose.MEETING, user.pk, offset)
                 wanted[key] = meeting.starts_at - offset
@@ -254,7 +255,9 @@ def _candidate_users(meetings: list[Meeting]) -> list[User]:
     )
 
 
-def _meeting_audience(meeting: Meeting, users: list[User]) -> list[User]:
+def meeting_audience(meeting: Meeting, users: list[User]) -> list[User]:
+    """Who among ``users`` a meeting concerns: the Mayor's office, the invited
+    organizations' people of the meeting's roles, and its agenda issues' owners."""
     roles = AUDIENCE_ROLES.get(meeting.kind, ())
     invited = {agency.pk for agency in meeting.active_invited}
     by_id = {user.pk: user for user in users}

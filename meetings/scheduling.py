@@ -70,6 +70,20 @@ def _span(day: date, rule: Mapping[str, Any]) -> tuple[datetime, datetime]:
     return starts_at, starts_at + timedelta(minutes=int(rule["minutes"]))
 
 
+def _planned(key: str, kind: str, title: str, day: date, rule: Mapping[str, Any]) -> PlannedMeeting:
+    """One meeting of ``rule`` (a part of ``MEETING_SCHEDULE``) on ``day``."""
+    starts_at, ends_at = _span(day, rule)
+    return PlannedMeeting(
+        schedule_key=key,
+        kind=kind,
+        title=title,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        location=rule.get("location", ""),
+        chair=rule.get("chair", ""),
+    )
+
+
 def regular_meeting_dates(year: int, schedule: Mapping[str, Any]) -> list[PlannedMeeting]:
     """The regular meetings of ``year`` under ``schedule`` (the ``MEETING_SCHEDULE`` setting).
 
@@ -77,34 +91,25 @@ def regular_meeting_dates(year: int, schedule: Mapping[str, Any]) -> list[Planne
     ``months``. The performance briefing: ``month``/``day``, or the first
     weekday after it when that falls on a weekend. Sorted by start.
     """
-    planned = []
     vice_heads = schedule["vice_heads"]
-    for month in vice_heads["months"]:
-        day = _nth_weekday(year, month, vice_heads["weekday"], vice_heads["week_of_month"])
-        starts_at, ends_at = _span(day, vice_heads)
-        planned.append(
-            PlannedMeeting(
-                schedule_key=f"{MeetingKind.VICE_HEADS}:{year}-{month:02d}",
-                kind=MeetingKind.VICE_HEADS,
-                title=f"{year}년 {month}월 출자·출연기관 부기관장 회의",
-                starts_at=starts_at,
-                ends_at=ends_at,
-                location=vice_heads.get("location", ""),
-                chair=vice_heads.get("chair", ""),
-            )
+    planned = [
+        _planned(
+            f"{MeetingKind.VICE_HEADS}:{year}-{month:02d}",
+            MeetingKind.VICE_HEADS,
+            f"{year}년 {month}월 출자·출연기관 부기관장 회의",
+            _nth_weekday(year, month, vice_heads["weekday"], vice_heads["week_of_month"]),
+            vice_heads,
         )
+        for month in vice_heads["months"]
+    ]
     briefing = schedule["performance_briefing"]
-    day = _first_weekday_on_or_after(date(year, briefing["month"], briefing["day"]))
-    starts_at, ends_at = _span(day, briefing)
     planned.append(
-        PlannedMeeting(
-            schedule_key=f"{MeetingKind.PERFORMANCE_BRIEFING}:{year}",
-            kind=MeetingKind.PERFORMANCE_BRIEFING,
-            title=f"{year}년 출자·출연기관 성과 보고회",
-            starts_at=starts_at,
-            ends_at=ends_at,
-            location=briefing.get("location", ""),
-            chair=briefing.get("chair", ""),
+        _planned(
+            f"{MeetingKind.PERFORMANCE_BRIEFING}:{year}",
+            MeetingKind.PERFORMANCE_BRIEFING,
+            f"{year}년 출자·출연기관 성과 보고회",
+            _first_weekday_on_or_after(date(year, briefing["month"], briefing["day"])),
+            briefing,
         )
     )
     return sorted(planned, key=lambda meeting: meeting.starts_at)

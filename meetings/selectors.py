@@ -157,29 +157,34 @@ class _Median(Aggregate):
     output_field = FloatField()
 
 
-def _median_days(resolved: QuerySet[Issue]) -> dict[int, float]:
-    """Median days from filing to resolution per lead agency, in one query.
+def median_days(rows: QuerySet, group: str, start: str, end: str) -> dict[int, float]:
+    """Median days from ``start`` to ``end`` of ``rows`` per ``group`` value, in one query.
+
+    The one median of the app: days to resolve an issue per lead agency (the
+    performance pages and the dashboard) and days to answer a cooperation
+    request per cooperating agency (the dashboard's follow-through).
 
     PostgreSQL computes the median itself (``percentile_cont``); SQLite has no
     such aggregate, so there the durations come back in one query and Python
     takes the median.
     """
-    duration = F("resolved_at") - F("created_at")
     if connection.vendor == "postgresql":
-        rows = (
-            resolved.order_by()
-            .values("lead_agency_id")
-            .annotate(median=_Median(duration))
-            .values_list("lead_agency_id", "median")
+        medians = (
+            rows.order_by()
+            .values(group)
+            .annotate(median=_Median(F(end) - F(start)))
+            .values_list(group, "median")
         )
-        return {agency_id: seconds / 86400 for agency_id, seconds in rows if seconds is not None}
+        return {key: seconds / 86400 for key, seconds in medians if seconds is not None}
     durations: dict[int, list[float]] = {}
-    rows = resolved.order_by().values_list("lead_agency_id", "created_at", "resolved_at")
-    for agency_id, created_at, resolved_at in rows:
-        durations.setdefault(agency_id, []).append(
-            (resolved_at - created_at).total_seconds() / 86400
-        )
-    return {agency_id: statistics.median(values) for agency_id, values in durations.items()}
+    for key, started, ended in rows.order_by().values_list(group, start, end):
+        durations.setdefault(key, []).append((ended - started).total_seconds() / 86400)
+    return {key: statistics.median(values) for key, values in durations.items()}
+
+
+def median_days_by_lead(resolved: QuerySet[Issue]) -> dict[int, float]:
+    """Median days from filing to resolution per lead agency."""
+    return median_days(resolved, "lead_agency_id", "created_at", "resolved_at")
 
 
 def performance_statistics(
@@ -228,7 +233,7 @@ def performance_statistics(
             overdue=Count("pk", filter=overdue),
         )
     }
-    medians = _median_days(issues.filter(resolved_in_year))
+    medians = median_days_by_lead(issues.filter(resolved_in_year))
     answered = dict(
         cooperations.filter(answered_at__gte=start, answered_at__lt=end)
         .exclude(status=CooperationStatus.REQUESTED)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,23 +22,28 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from agencies.http import AuthenticatedHttpRequest
 from agencies.models import Agency
+from core.exports import csv_response, xlsx_response
 from core.forms import add_service_errors, rebound_at_version
 from core.views import after_change, page_or_partial
 from issues.models import Issue
 
-from . import ics, rules, selectors, services
+from . import figures, ics, rules, selectors, services
 from .forms import (
+    PERIODS,
     AgendaDecisionForm,
     AgendaItemAddForm,
     AgendaProposalForm,
     MeetingCancelForm,
     MinutesForm,
     PerformanceReportForm,
+    Period,
+    dashboard_period,
 )
 from .models import AgendaItem, AgendaItemStatus, CalendarToken, Meeting, PerformanceReport
 
@@ -505,3 +511,101 @@ def performance_report(
         "stale": stale,
     }
     return render(request, "meetings/performance_report.html", context)
+
+
+# --- /dashboard/ ----------------------------------------------------------------
+
+# The agency table's columns, on the page and in the spreadsheets.
+AGENCY_COLUMNS = [
+    ("agency", gettext_lazy("Organization")),
+    ("open", gettext_lazy("Open")),
+    ("overdue", gettext_lazy("Overdue")),
+    ("waiting", gettext_lazy("Requests waiting for their answer")),
+    ("oldest_waiting_days", gettext_lazy("Oldest request (days)")),
+    ("reply_overdue", gettext_lazy("Past the reply deadline")),
+    ("answer_median_days", gettext_lazy("Median days to answer")),
+    ("escalations", gettext_lazy("Escalations in the period")),
+    ("resolved", gettext_lazy("Resolved in the period")),
+    ("median_days", gettext_lazy("Median days to resolve")),
+]
+
+
+def _sort_headers(period: Period, sort: str) -> list[dict]:
+    """The agency table's number columns: a first click sorts descending, the next ascending."""
+    headers = []
+    for key, label in AGENCY_COLUMNS[1:]:
+        state = {f"-{key}": "descending", key: "ascending"}.get(sort, "none")
+        next_sort = key if state == "descending" else f"-{key}"
+        url = "?" + urlencode(period.query | {"sort": next_sort})
+        headers.append({"label": label, "aria_sort": state, "url": url})
+    return headers
+
+
+def _dashboard_figures(
+    request: AuthenticatedHttpRequest, scope: Agency | None
+) -> tuple[Period, list[str], dict]:
+    today = timezone.localdate()
+    period, errors = dashboard_period(request.GET, today)
+    found = figures.dashboard_figures(viewer=request.user, scope=scope, period=period, today=today)
+    return period, errors, found
+
+
+@login_required
+@require_GET
+@vary_on_headers("HX-Request")
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Every organization at a glance (the Mayor's office), or one's own (a head)."""
+    allowed = rules.dashboard_scope(request.user)
+    if allowed is None:
+        return redirect("issues:list")
+    period, errors, found = _dashboard_figures(request, allowed.agency)
+    sort = request.GET.get("sort", "")
+    context = found | {
+        "scope": allowed.agency,
+        "period": period,
+        "periods": PERIODS,
+        "errors": errors,
+        "rows": figures.sorted_rows(found["rows"], sort),
+        "sort_headers": _sort_headers(period, sort),
+    }
+    return page_or_partial(request, "meetings/dashboard.html", "figures", context)
+
+
+def _export_rows(rows: list[figures.AgencyRow]):
+    for row in rows:
+        yield [
+            row.agency.name,
+            row.open,
+            row.overdue,
+            row.waiting,
+            row.oldest_waiting_days if row.oldest_waiting_days is not None else "",
+            row.reply_overdue,
+            round(row.answer_median_days, 1) if row.answer_median_days is not None else "",
+            row.escalations,
+            row.resolved,
+            round(row.median_days, 1) if row.median_days is not None else "",
+        ]
+
+
+@login_required
+@require_GET
+def dashboard_export(request: AuthenticatedHttpRequest, fmt: str) -> HttpResponse:
+    """The agency table as CSV (UTF-8 with BOM) or XLSX, for the same period."""
+    if fmt not in ("csv", "xlsx"):
+        raise Http404
+    allowed = rules.dashboard_scope(request.user)
+    if allowed is None:
+        return redirect("issues:list")
+    period, _errors, found = _dashboard_figures(request, allowed.agency)
+    header = [str(label) for _key, label in AGENCY_COLUMNS]
+    name = f"gwangju-hub-agencies-{period.start:%Y%m%d}-{period.end:%Y%m%d}"
+    rows = _export_rows(found["rows"])
+    if fmt == "xlsx":
+        return xlsx_response(
+            header,
+            rows,
+            filename=f"{name}.xlsx",
+            sheet_title=f"{period.start:%Y-%m-%d}~{period.end:%Y-%m-%d}",
+            column_widths={"A": 40},
+        )
+    return csv_response(header, rows, filename=f"{name}.csv")

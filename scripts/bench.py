@@ -8,13 +8,18 @@
 3. Signs in as the Mayor's office demo user over HTTP and measures each page
    with Debian's `wrk` (scripts/bench.lua carries the session cookie) at 1 and
    at 16 concurrent clients.
-4. Prints one table and writes it, the machine, the targets of issue 5 and a
-   profile of an uncached dashboard and search request to docs/benchmarks.md.
+4. Prints one table and writes it, each page's throughput as a share of a
+   static CSS file's (served by WhiteNoise in the same server: the floor of
+   gunicorn + Django), the targets of issues 5 and 10, the machine and a
+   profile summary (SQL, templates, other Python per page; cProfile of the
+   list, search and dashboard) to docs/benchmarks.md.
 
 Environment:
     BENCH_DURATION  seconds per measurement (default 15)
     BENCH_WARMUP    seconds of warm-up per page (default 3)
     BENCH_QUICK=1   a quick trial: 3 s per measurement, 1 s warm-up
+    BENCH_NO_LOAD=1 use gwangju_bench as it is: no migrate, seed or scheduling
+                    (another process may be reading it; static files are still collected)
     BENCH_QUERY     the search term for /issues/?q=… (default 민원)
     BENCH_PG        PostgreSQL server (default postgres://postgres@127.0.0.1:5432)
     BENCH_REDIS_URL cache and broker (default redis://127.0.0.1:6379/14)
@@ -58,6 +63,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 ISSUES, COMMENTS = 20_000, 100_000
 USERNAME, PASSWORD = "mayor1", "gwangju-demo-2026"
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+NO_LOAD = os.environ.get("BENCH_NO_LOAD", "") not in ("", "0")
 DURATION = int(os.environ.get("BENCH_DURATION", "3" if QUICK else "15"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "1" if QUICK else "3"))
 QUERY = os.environ.get("BENCH_QUERY", "민원")
@@ -66,6 +72,9 @@ LONG_QUERY = "미세먼지"
 # (wrk threads, connections): one client, then sixteen.
 LOADS = [(1, 1), (2, 16)]
 WRK_TIMEOUT = "10s"
+# The baseline: a static file WhiteNoise serves from the same server.
+STATIC_LABEL = "static CSS"
+STATIC_FILE = "css/app.css"
 
 INTRO = """\
 # Benchmarks
@@ -78,10 +87,13 @@ database `gwangju_bench`, starts gunicorn exactly as docker compose's `web`
 service does, with production settings (`DEBUG=0`, Redis cache), on loopback,
 signs in as the Mayor's office user `mayor1` and drives each page with
 Debian's `wrk` as a separate process, at 1 and at 16 concurrent clients.
-`/healthz` (one database and one Redis round trip) is the baseline: the last
-column is each page's throughput as a fraction of `/healthz`'s at the same
-concurrency. The load generator, gunicorn and PostgreSQL share the same
-machine, so the figures are a floor, not a capacity plan.
+A static CSS file, served by WhiteNoise from the same gunicorn (the floor of
+gunicorn + Django: no view, no database), is the baseline: "share of static"
+is each page's throughput at 16 clients as a fraction of the static file's in
+the same run. Absolute req/s move with the machine and whatever else runs on
+it; the share is the figure to compare between runs. The load generator,
+gunicorn and PostgreSQL share the same machine, so the figures are a floor,
+not a capacity plan.
 
 Everything below the line is generated; run `make bench` to refresh it
 (`BENCH_DURATION=10 make bench` for shorter runs, `BENCH_QUICK=1` for a trial).
@@ -385,17 +397,38 @@ def server_errors() -> list[str]:
     return [f"server log: {n} × {what}" for what, n in sorted(counts.items(), key=lambda i: -i[1])]
 
 
-def table(results: list[Result]) -> str:
-    baseline = {r.clients: r.rps for r in results if r.page == "/healthz" and r.rps}
+def summary_table(results: list[Result]) -> str:
+    """One line a page: req/s at 16 clients, its share of the static file's, p95 at 1 client."""
+    by = {(r.page, r.clients): r for r in results}
+    static = by.get((STATIC_LABEL, 16))
     lines = [
-        "| page | clients | p50 ms | p95 ms | p99 ms | req/s | errors | vs /healthz | KB/resp |",
+        "| page | req/s (16 clients) | share of static | p95 ms (1 client) |",
+        "|---|--:|--:|--:|",
+    ]
+    for page in dict.fromkeys(r.page for r in results):
+        many, one = by.get((page, 16)), by.get((page, 1))
+        rps = f"{many.rps:.0f}" if many and not many.note else "–"
+        share = (
+            f"{many.rps / static.rps:.3f}"
+            if many and not many.note and static and static.rps
+            else "–"
+        )
+        p95 = f"{one.p95:.1f}" if one and not one.note else "–"
+        lines.append(f"| `{page}` | {rps} | {share} | {p95} |")
+    return "\n".join(lines)
+
+
+def table(results: list[Result]) -> str:
+    baseline = {r.clients: r.rps for r in results if r.page == STATIC_LABEL and r.rps}
+    lines = [
+        "| page | clients | p50 ms | p95 ms | p99 ms | req/s | errors | ÷ static | KB/resp |",
         "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in results:
         if r.note:
             lines.append(f"| `{r.page}` | {r.clients} | – | – | – | – | {r.note} | – | – |")
             continue
-        ratio = f"{r.rps / baseline[r.clients]:.2f}" if baseline.get(r.clients) else "–"
+        ratio = f"{r.rps / baseline[r.clients]:.3f}" if baseline.get(r.clients) else "–"
         errors = f"{r.errors}" + (f" ({r.redirects} redirects)" if r.redirects else "")
         lines.append(
             f"| `{r.page}` | {r.clients} | {r.p50:.1f} | {r.p95:.1f} | {r.p99:.1f} | "
@@ -433,6 +466,39 @@ def targets(results: list[Result], search_label: str, detail_label: str) -> list
         )
     else:
         rows.append(f"| {goal} | – | {mark(None)} |")
+    return rows
+
+
+# Issue 10: at 16 clients, a page's req/s as a share of the static file's in the same run.
+SHARE_TARGETS = {"/notifications/": 0.066, "/issues/": 0.036, "search": 0.025, "detail": 0.042}
+P95_TARGET_MS = 25
+
+
+def share_targets(results: list[Result], search_label: str, detail_label: str) -> list[str]:
+    """Issue 10's targets with pass/fail marks."""
+    by = {(r.page, r.clients): r for r in results}
+    static = by.get((STATIC_LABEL, 16))
+    names = {"search": search_label, "detail": detail_label}
+    rows = ["| target | measured | result |", "|---|---|---|"]
+    for key, goal in SHARE_TARGETS.items():
+        page = names.get(key, key)
+        r = by.get((page, 16))
+        if r is None or r.note or static is None or not static.rps:
+            rows.append(f"| 16 clients: `{page}` ≥ {goal} × static | – | not measured |")
+            continue
+        share = r.rps / static.rps
+        mark = "✅ pass" if share >= goal else "❌ fail"
+        rows.append(
+            f"| 16 clients: `{page}` ≥ {goal} × static | {share:.3f} "
+            f"({r.rps:.0f} vs {static.rps:.0f} req/s) | {mark} |"
+        )
+    for page in ("/issues/", search_label, detail_label):
+        r = by.get((page, 1))
+        if r is None or r.note:
+            rows.append(f"| 1 client: `{page}` p95 ≤ {P95_TARGET_MS} ms | – | not measured |")
+            continue
+        mark = "✅ pass" if r.p95 <= P95_TARGET_MS else "❌ fail"
+        rows.append(f"| 1 client: `{page}` p95 ≤ {P95_TARGET_MS} ms | {r.p95:.1f} ms | {mark} |")
     return rows
 
 
@@ -720,9 +786,13 @@ def profile_section(pages: list[tuple[str, str]]) -> list[str]:
     client = Client(HTTP_HOST="127.0.0.1", raise_request_exception=False)
     logging.getLogger("django.request").setLevel(logging.CRITICAL)
     client.force_login(User.objects.get(username=USERNAME))
-    splits = [(label, split_request(client, path)) for label, path in pages if path != "/healthz"]
+    splits = [
+        (label, split_request(client, path))
+        for label, path in pages
+        if path != "/healthz" and label != STATIC_LABEL
+    ]
     # What most requests of the run were: the dashboard's figures come from the cache.
-    splits.insert(1, ("/dashboard/ (cached)", split_request(client, "/dashboard/", cached=True)))
+    splits.insert(2, ("/dashboard/ (cached)", split_request(client, "/dashboard/", cached=True)))
     lines = [
         "## Where the time goes",
         "",
@@ -737,7 +807,7 @@ def profile_section(pages: list[tuple[str, str]]) -> list[str]:
         "",
     ]
     for label, split in splits:
-        profiled = label in ("/dashboard/", f"/issues/?q={QUERY}")
+        profiled = label in ("/dashboard/", "/issues/", f"/issues/?q={QUERY}")
         if profiled and split.timers is not None:
             lines += [
                 f"### cProfile of `{label}` (uncached; cProfile roughly doubles Python's time)",
@@ -777,7 +847,12 @@ def main() -> None:
     port = free_port()
     env = production_env(port)
     ensure_database()
-    notes = load_data(env)
+    if NO_LOAD:
+        log("BENCH_NO_LOAD: the database as it is")
+        manage(env, "collectstatic", "--noinput", "-v", "0")
+        notes = ["`BENCH_NO_LOAD=1`: the data set was not migrated or topped up."]
+    else:
+        notes = load_data(env)
 
     setup_django(env)
     from django.core.cache import cache
@@ -788,8 +863,12 @@ def main() -> None:
     search_path = "/issues/?" + urllib.parse.urlencode({"q": QUERY})
     search_label = f"/issues/?q={QUERY}"
     detail_label = f"/issues/{pk}/"
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
     pages = [
+        (STATIC_LABEL, staticfiles_storage.url(STATIC_FILE)),
         ("/healthz", "/healthz"),
+        ("/notifications/", "/notifications/"),
         ("/dashboard/", "/dashboard/"),
         ("/issues/", "/issues/"),
         (search_label, search_path),
@@ -812,10 +891,14 @@ def main() -> None:
     profile = profile_section(pages)
 
     summary = table(results)
+    shares = summary_table(results)
+    print()
+    print(shares)
     print()
     print(summary)
     print()
-    goal_rows = targets(results, search_label, detail_label)
+    goal_rows = share_targets(results, search_label, detail_label)
+    goal_rows += ["", *targets(results, search_label, detail_label)]
     print("\n".join(goal_rows))
     data = ", ".join(f"{n:,} {name}" for name, n in counts.items())
     doc = [
@@ -830,13 +913,17 @@ def main() -> None:
         "",
         "## Results",
         "",
+        shares,
+        "",
+        "All measurements:",
+        "",
         summary,
         "",
         "Errors are socket errors, timeouts and responses other than 2xx/3xx. "
         "KB/resp (average response size, headers included) shows a page that changed "
         "under the run.",
         "",
-        "## Targets (issue 5)",
+        "## Targets (issues 10 and 5)",
         "",
         *goal_rows,
         "",

@@ -22,6 +22,8 @@ FIELD_LABELS = {
     "due_date": _("Due date"),
     "assignee": _("Assignee"),
     "cooperation": _("Answer"),
+    "reply_by": _("Reply by"),
+    "cooperation_assignee": _("Person in charge"),
 }
 CHOICES = {
     "priority": dict(Priority.choices),
@@ -29,6 +31,17 @@ CHOICES = {
     "visibility": dict(Visibility.choices),
     "cooperation": dict(CooperationStatus.choices),
 }
+
+
+@register.filter
+def choice_label(value: str, kind: str) -> str:
+    """``get_<field>_display()`` for many rows: ``{{ issue.status|choice_label:"status" }}``.
+
+    Model.get_FOO_display() rebuilds a hashable copy of the field's choices on
+    every call, translating each lazy label to hash it: a few hundred gettext
+    calls per page of 25 rows. This looks the value up in a dict built once.
+    """
+    return str(CHOICES[kind].get(value, value))
 
 
 @register.filter
@@ -45,7 +58,7 @@ def change_value(value, field: str) -> str:
         return value.get("en" if (get_language() or "ko").startswith("en") else "ko", "")
     if field in CHOICES:
         return str(CHOICES[field].get(value, value))
-    if field == "due_date":
+    if field in ("due_date", "reply_by"):
         parsed = parse_date(value)
         return date_format(parsed, "DATE_FORMAT") if parsed else value
     return str(value)

@@ -109,3 +109,12 @@ document.addEventListener("click", function (event) {
     window.print();
   }
 });
+
+// The issue list's filter panel (<details data-open-wide>) is folded on a phone,
+// so the results are on the first screen; on a wider screen it starts open.
+document.addEventListener("DOMContentLoaded", function () {
+  if (!window.matchMedia("(min-width: 769px)").matches) { return; }
+  document.querySelectorAll("details[data-open-wide]").forEach(function (panel) {
+    panel.open = true;
+  });
+});

@@ -93,3 +93,26 @@ def test_issue_pages_have_no_serious_accessibility_violations(page, live_server,
     page.goto(f"{live_server.url}{issue.get_absolute_url() if path == 'detail' else path}")
 
     assert serious_accessibility_violations(page) == []
+
+
+def test_on_a_phone_the_filters_fold_behind_search_conditions(browser, live_server, alice):
+    """The results, not the filter panel, fill a phone's first screen; wide screens see it open."""
+    from issues import services
+
+    services.issue_create(actor=alice, title="배지 줄바꿈 점검", lead_agency=alice.agency)
+    phone = browser.new_context(locale="ko-KR", viewport={"width": 390, "height": 844}).new_page()
+    login(phone, live_server, "alice", TEST_PASSWORD)
+    phone.goto(f"{live_server.url}/issues/")
+
+    search = phone.get_by_label("검색", exact=True)
+    assert not search.is_visible()
+    phone.get_by_text("검색 조건", exact=True).click()
+    search.wait_for(state="visible")
+
+    wide = browser.new_context(locale="ko-KR", viewport={"width": 1440, "height": 900}).new_page()
+    login(wide, live_server, "alice", TEST_PASSWORD)
+    wide.goto(f"{live_server.url}/issues/")
+    wide.get_by_label("검색", exact=True).wait_for(state="visible")
+    # Status and priority badges ("진행 중") stay on one line at any width.
+    badge = wide.locator("#results .krds-badge").first
+    assert badge.evaluate("e => getComputedStyle(e).whiteSpace") == "nowrap"

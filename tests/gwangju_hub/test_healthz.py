@@ -243,3 +243,46 @@ def test_a_failing_outbox_query_is_a_503_not_a_500(client, monkeypatch):
     assert response.status_code == 503
     assert response.json()["outbox"] == "unknown"
     assert response.json()["errors"]["outbox"] == "RuntimeError"
+
+
+# --- cheap to poll ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_probes_reuse_one_pooled_broker_connection(client, settings):
+    """Not a new Redis connection per probe: the check's client keeps its pool."""
+    import redis
+
+    health._redis_client.cache_clear()
+    client.get("/healthz")
+    pool = health._redis_client(settings.CELERY_BROKER_URL).connection_pool
+    for _ in range(5):
+        assert client.get("/healthz").status_code == 200
+
+    assert isinstance(pool, redis.ConnectionPool)
+    assert health._redis_client(settings.CELERY_BROKER_URL).connection_pool is pool
+    assert len(pool._available_connections) + len(pool._in_use_connections) == 1
+
+
+@pytest.mark.django_db
+def test_the_outbox_answer_is_reused_for_a_few_seconds(
+    client, settings, monkeypatch, owed_mail, django_assert_max_num_queries
+):
+    """A probe polled every second does not ask every outbox table each time."""
+    from gwangju_hub import views
+
+    settings.OUTBOX_CHECK_SECONDS = 5
+    clock = [1000.0]
+    monkeypatch.setattr(views, "monotonic", lambda: clock[0])
+    views._outbox_answer.clear()
+    first = client.get("/healthz").json()
+
+    with django_assert_max_num_queries(1):  # SELECT 1; the outbox answer is reused
+        again = client.get("/healthz").json()
+    clock[0] += 6
+    owed_mail.delete()
+    later = client.get("/healthz").json()
+    views._outbox_answer.clear()
+
+    assert first["outbox_backlog"]["due"] == again["outbox_backlog"]["due"] == 1
+    assert later["outbox_backlog"]["due"] == 0  # asked again once the answer is old

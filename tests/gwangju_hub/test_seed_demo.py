@@ -46,3 +46,13 @@ def test_it_prints_the_demo_logins(capsys):
     out = capsys.readouterr().out
     assert "mayor1" in out and "admin" in out and "grtc-staff1" in out
     assert User.objects.get(username="mayor1").check_password("gwangju-demo-2026")
+
+
+def test_every_demo_person_has_a_name_of_their_own():
+    """Not the same "민준 김" at the city hall and at an organization."""
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+    names = list(User.objects.filter(is_superuser=False).values_list("last_name", "first_name"))
+    assert len(names) == 98
+    assert all(family and given for family, given in names)
+    assert len(set(names)) == len(names)

@@ -6,7 +6,9 @@ from datetime import timedelta
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import F
+from django.utils import timezone
 
+from agencies.models import User
 from issues.demo import DEMO_ISSUES, DEMO_TITLES
 from issues.models import (
     DONE_STATUSES,
@@ -15,8 +17,11 @@ from issues.models import (
     CooperationStatus,
     Event,
     EventKind,
+    Follow,
+    FollowSource,
     Issue,
     Notification,
+    SavedSearch,
     Visibility,
 )
 
@@ -75,12 +80,34 @@ def test_demo_issues_have_real_back_dated_timelines():
     assert not answered.filter(answered_at__isnull=True).exists()
 
 
-def test_seeding_notifies_nobody(django_capture_on_commit_callbacks):
+def test_seeding_mails_nobody_but_fills_the_bells(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
         seed()
 
-    assert callbacks == []
-    assert not Notification.objects.exists()
+    assert callbacks == []  # no e-mail sweep kicked
+    assert not Notification.objects.exclude(email_due_at=None).exists()  # no e-mail owed
+    staff = User.objects.filter(username__endswith="-staff1")
+    with_bell = staff.filter(notifications__isnull=False).distinct().count()
+    print(f"{with_bell} of {staff.count()} staff have notifications")
+    assert with_bell == staff.count()
+    # Dated as the history happened; the old ones already read, the recent ones not.
+    notice = Notification.objects.select_related("event").first()
+    assert notice.created_at == notice.event.created_at
+    assert Notification.objects.filter(read_at=None).exists()
+    assert Notification.objects.exclude(read_at=None).exists()
+
+
+def test_demo_requests_have_deadlines_and_people_in_charge_and_people_follow_issues():
+    seed()
+
+    late = Cooperation.objects.filter(status="requested", reply_by__lt=timezone.localdate())
+    assert late.exists()
+    assert Cooperation.objects.exclude(assignee=None).count() > Cooperation.objects.count() / 2
+    for cooperation in Cooperation.objects.exclude(assignee=None).select_related("assignee"):
+        assert cooperation.assignee.agency_id == cooperation.agency_id
+    assert Follow.objects.filter(source=FollowSource.MANUAL).exists()
+    assert Follow.objects.filter(source=FollowSource.FILED).exists()
+    assert SavedSearch.objects.filter(include_in_digest=True).exists()
 
 
 def test_running_it_twice_creates_nothing_new():

@@ -26,6 +26,7 @@ HEADER_EN = [
     "Due date",
     "Filed",
     "Updated",
+    "Reply overdue",
 ]
 
 
@@ -80,7 +81,8 @@ def test_it_has_a_header_row_and_korean_titles(client, alice, bob, agency_a, age
     assert row["ID"] == str(issue.pk)
     assert row["Title"] == "광주 도시철도 2호선 개통 협의"
     assert row["Lead agency"] == "Agency A"
-    assert row["Cooperating agencies"] == "Agency B (Requested)"
+    reply_by = issue.cooperations.get().reply_by.isoformat()
+    assert row["Cooperating agencies"] == f"Agency B (Requested, reply by {reply_by})"
     assert row["Category"] == "Transport"
     assert row["Priority"] == "High"
     assert row["Status"] == "Open"

@@ -1,4 +1,4 @@
-"""Migration 0007: who filed, is assigned to or commented on an issue follows it."""
+"""Migration 0009: who filed, is assigned to or commented on an issue follows it."""
 
 import pytest
 from django.db import connection
@@ -6,8 +6,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("issues", "0006_notification_email_outbox"), ("agencies", "0002_user_notice_settings")]
-AFTER = [("issues", "0007_follow_saved_search_notice_delivery")]
+BEFORE = [("issues", "0008_notification_delivery")]
+AFTER = [("issues", "0009_follow")]
 
 
 def test_existing_participants_follow_their_issues(alice, bob, hana):

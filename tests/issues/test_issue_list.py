@@ -210,3 +210,33 @@ def test_dashboard_filters_select_exactly_their_issues(client, minji, alice, bob
     assert _listed(client, resolved_from=today, resolved_to=today) == ["완료된 협약"]
     body = client.get(reverse("issues:list"), {"lead": alice.agency.slug}).content.decode()
     assert 'type="hidden" name="lead" value="agency-a"' in body  # kept when narrowing further
+
+
+def test_a_search_counts_its_matches_up_to_a_cap(client, alice, monkeypatch):
+    """A broad search stops counting at the cap (a short Korean word scans the table)."""
+    monkeypatch.setattr("issues.views.SEARCH_COUNT_CAP", 3)
+    monkeypatch.setattr("issues.views.PAGE_SIZE", 2)
+    for n in range(5):
+        services.issue_create(actor=alice, title=f"민원 {n}", lead_agency=alice.agency)
+    client.force_login(alice)
+
+    broad = client.get(reverse("issues:list"), {"q": "민원"})
+    exact = client.get(reverse("issues:list"), {"q": "민원 4"})
+    unfiltered = client.get(reverse("issues:list"))
+
+    assert "현안 3건 이상" in broad.content.decode()
+    assert broad.context["page"].paginator.num_pages == 2  # the first 3 matches' pages
+    assert "현안 1건" in exact.content.decode()
+    assert "현안 5건" in unfiltered.content.decode()  # the plain list counts exactly
+
+
+def test_the_filter_panel_is_folded_unless_a_filter_is_set(client, alice):
+    """On a phone the panel would fill the first screen; app.js opens it on wider ones."""
+    client.force_login(alice)
+
+    plain = client.get(reverse("issues:list")).content.decode()
+    filtered = client.get(reverse("issues:list"), {"status": "open"}).content.decode()
+
+    assert '<details class="filter-panel" data-open-wide>' in plain
+    assert "<summary" in plain and "검색 조건" in plain
+    assert '<details class="filter-panel" data-open-wide open>' in filtered

@@ -281,3 +281,30 @@ def test_the_template_filter_handles_missing_text():
     template = Template("{% load markdown_tags %}[{{ text|markdown }}][{{ missing|markdown }}]")
 
     assert template.render(Context({"text": None})) == "[][]"
+
+
+def test_one_document_leaves_nothing_behind_for_the_next():
+    """The renderer reuses its Markdown instance: reference links and stashed code
+    of one text must not show up in another."""
+    from issues import markdown as renderer
+
+    renderer._render.cache_clear()
+    first = render_markdown(
+        "[지도][ref]\n\n[ref]: https://example.go.kr/map\n\n```\n<b>코드</b>\n```"
+    )
+    second = render_markdown("[지도][ref] 참고")
+
+    assert 'href="https://example.go.kr/map"' in first
+    assert "&lt;b&gt;코드&lt;/b&gt;" in first
+    assert "href" not in second and "[지도][ref]" in second
+
+
+def test_the_same_text_is_rendered_once():
+    from issues import markdown as renderer
+
+    renderer._render.cache_clear()
+    render_markdown("**굵게**")
+    render_markdown("**굵게**")
+
+    assert renderer._render.cache_info().hits == 1
+    assert render_markdown("**굵게**") == "<p><strong>굵게</strong></p>"

@@ -14,7 +14,7 @@ import time_machine
 from django.core.cache import cache
 from django.urls import reverse
 
-from issues.models import Cooperation, Issue
+from issues.models import Cooperation, Event, EventKind, Issue
 from meetings.models import AgendaItem, Meeting
 from tests.factories import AgencyFactory, UserFactory
 
@@ -126,6 +126,40 @@ def test_agency_table(client, minji, data):
     assert "gwangju-city" not in rows  # the city hall is not one of the organizations
 
 
+def test_follow_through_per_cooperating_organization(client, minji, data, agency_a, agency_b):
+    """Hand-counted: B has one request past its deadline and one escalation this month;
+    A answered two requests this month, in 10 and 4 days."""
+    Cooperation.objects.filter(issue=data[1], agency=agency_b).update(
+        reply_by=datetime.date(2026, 6, 10)
+    )
+    Cooperation.objects.filter(issue=data[2]).update(reply_by=datetime.date(2026, 6, 20))
+    Cooperation.objects.filter(issue=data[3], agency=agency_a).update(
+        answered_at=at(2026, 6, 2), requested_at=at(2026, 5, 23)
+    )
+    answered = _cooperation(data[5], agency_a, "accepted", at(2026, 6, 5))
+    Cooperation.objects.filter(pk=answered.pk).update(answered_at=at(2026, 6, 9))
+    Event.objects.create(issue=data[1], kind=EventKind.ESCALATED, agency=agency_b)
+    Event.objects.create(  # last month: not in the period
+        issue=data[1], kind=EventKind.ESCALATED, agency=agency_b, created_at=at(2026, 5, 28)
+    )
+    client.force_login(minji)
+
+    response = client.get(reverse("dashboard"))
+    rows = _rows(response)
+
+    a, b, c = rows["agency-a"], rows["agency-b"], rows["agency-c"]
+    assert (b.reply_overdue, b.escalations, b.answer_median_days) == (1, 1, None)
+    assert (c.reply_overdue, c.escalations) == (0, 0)
+    assert (a.reply_overdue, a.escalations) == (0, 0)
+    assert a.answer_median_days == pytest.approx(7.0)
+    listed = client.get(b.links["reply_overdue"]).context["page"].object_list
+    assert [issue.pk for issue in listed] == [data[1].pk]
+    # The map marks the cell (lead A, cooperating B) and says why in words.
+    html = response.content.decode()
+    assert html.count("is-overdue") == 1
+    assert "회신 기한 경과 1건" in html
+
+
 def test_period_edges_are_in_seoul_time(client, minji, data):
     client.force_login(minji)
 
@@ -181,6 +215,27 @@ def test_cooperation_map_counts_open_requests_and_marks_stale_ones(client, minji
     assert cells == {("agency-a", "agency-b"): (1, 1), ("agency-a", "agency-c"): (1, 0)}
 
 
+def test_the_cooperation_map_says_in_words_which_requests_wait_long(client, minji, data):
+    client.force_login(minji)
+
+    english = client.get(reverse("dashboard"), headers={"accept-language": "en"})
+    korean = client.get(reverse("dashboard"), headers={"accept-language": "ko"})
+
+    stale = (
+        '<td class="coop-map__cell shade-1">1<span class="stale" title="{title}">!</span>'
+        '<span class="sr-only">, {words}</span></td>'
+    )
+    assert (
+        stale.format(title="waiting more than 14 days", words="1 waiting more than 14 days")
+        in english.content.decode()
+    )
+    assert (
+        stale.format(title="14일 넘게 대기", words="1건 14일 넘게 대기") in korean.content.decode()
+    )
+    assert '<td class="coop-map__cell shade-1">1</td>' in english.content.decode()  # A → C
+    assert '<td class="coop-map__cell shade-0"></td>' in english.content.decode()
+
+
 def test_trend_per_month_in_seoul_time(client, minji, data):
     client.force_login(minji)
 
@@ -214,7 +269,8 @@ def test_every_number_links_to_a_list_with_exactly_that_many_issues(client, minj
     ]
     for row in response.context["rows"]:
         figures += [
-            (getattr(row, k), row.links[k]) for k in ("open", "overdue", "waiting", "resolved")
+            (getattr(row, k), row.links[k])
+            for k in ("open", "overdue", "waiting", "reply_overdue", "resolved")
         ]
 
     for figure, link in figures:
@@ -256,6 +312,26 @@ def test_staff_are_sent_to_the_issue_list_and_anonymous_to_login(client, alice):
     assert client.get(reverse("dashboard"))["Location"].startswith("/accounts/login/")
     client.force_login(alice)
     assert client.get(reverse("dashboard"))["Location"] == reverse("issues:list")
+
+
+def test_a_column_heading_sorts_the_agency_table_and_keeps_the_period(client, minji, data):
+    client.force_login(minji)
+    custom = {"period": "custom", "start": "2026-05-01", "end": "2026-06-15"}
+
+    response = client.get(reverse("dashboard"), custom | {"sort": "-waiting"})
+
+    # B and C wait for one answer each and keep their order; A for none.
+    assert [row.agency.slug for row in response.context["rows"]] == [
+        "agency-b",
+        "agency-c",
+        "agency-a",
+    ]
+    body = response.content.decode()
+    kept = "?period=custom&amp;start=2026-05-01&amp;end=2026-06-15"
+    assert f'aria-sort="descending"><a href="{kept}&amp;sort=waiting"' in body  # next: ascending
+    assert f'aria-sort="none"><a href="{kept}&amp;sort=-open"' in body
+    ascending = client.get(reverse("dashboard"), custom | {"sort": "median_days"}).context
+    assert [row.agency.slug for row in ascending["rows"]][-1] == "agency-a"  # no median: last
 
 
 def test_the_period_filter_answers_htmx_with_the_figures_only(client, minji, data):
@@ -337,19 +413,32 @@ def _grow(size, agencies, author):
         _cooperation(issue, agencies[(n + 1) % len(agencies)], "requested", at(2026, 5, 1))
 
 
-@pytest.mark.parametrize("size", [5, 60])
+@pytest.mark.parametrize(("size", "organizations"), [(5, 3), (60, 12)])
 def test_query_count_is_fixed_whatever_the_data_size(
-    client, minji, alice, size, django_assert_num_queries
+    client, minji, alice, size, organizations, django_assert_num_queries
 ):
-    agencies = [AgencyFactory() for _ in range(6)]
+    """Neither more issues nor more organizations cost a query more."""
+    agencies = [AgencyFactory() for _ in range(organizations)]
     UserFactory(agency=agencies[0])
     _grow(size, agencies, alice)
     client.force_login(minji)
 
-    # session, user, header agency, bell (issues, reminders); organizations; headline; per lead,
-    # per cooperator, medians; map; trend opened, resolved; next meetings and
-    # their reminders; reports and the briefing.
-    with django_assert_num_queries(16):
+    # session, user, header agency, bell (issues, reminders); organizations; issue counts
+    # (headline, table, trend), on an upcoming agenda, medians, open requests (table, map);
+    # answers' medians and escalations (follow-through); next meetings and their reminders;
+    # reports and the briefing.
+    with django_assert_num_queries(15):
+        client.get(reverse("dashboard"))
+
+
+@pytest.mark.parametrize("size", [5, 60])
+def test_a_heads_query_count_is_fixed_too(
+    client, hana, alice, agency_a, size, django_assert_num_queries
+):
+    _grow(size, [agency_a, *(AgencyFactory() for _ in range(3))], alice)
+    client.force_login(hana)
+
+    with django_assert_num_queries(15):
         client.get(reverse("dashboard"))
 
 
