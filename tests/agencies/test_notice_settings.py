@@ -137,3 +137,34 @@ def test_a_cooperation_request_is_mailed_at_once_by_default(alice, bob):
     row = Notification.objects.get(recipient=bob)
     assert row.delivery == Delivery.IMMEDIATE
     assert row.email_due_at is not None
+
+
+def test_the_calendar_address_is_made_from_the_page_and_comes_back_to_it(client, alice):
+    client.force_login(alice)
+
+    response = client.post(reverse("meetings:calendar_token"), {"action": "rotate", "next": URL})
+
+    assert response["Location"] == f"{URL}#calendar-feed"
+    assert "calendar.ics?token=" in client.get(URL).content.decode()
+
+
+def test_the_calendar_box_never_sends_anyone_elsewhere(client, alice):
+    client.force_login(alice)
+
+    response = client.post(
+        reverse("meetings:calendar_token"), {"action": "rotate", "next": "//evil.example/"}
+    )
+
+    assert response["Location"] == reverse("meetings:list") + "#calendar-feed"
+
+
+def test_control_characters_are_a_message_never_a_500(client, alice):
+    client.force_login(alice)
+
+    settings_page = _post(client, comment="digest\x00", preferred_language="en\x00")
+    saved_search = client.post(
+        reverse("issues:saved_search_create"), {"name": "검색\x00", "query": "q=\x00&status=open"}
+    )
+
+    assert settings_page.status_code == 200
+    assert saved_search.status_code == 302
