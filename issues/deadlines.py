@@ -275,7 +275,12 @@ def _insert(purpose: str, steps: list[tuple[date, _Step]], now: datetime) -> int
     params = [value.value if isinstance(value, Enum) else value for value in params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return max(cursor.rowcount, 0)
+        count = cursor.rowcount
+        if count < 0 and not postgres:
+            # Python's sqlite3 gives no rowcount for a statement starting with WITH.
+            cursor.execute("SELECT changes()")
+            count = cursor.fetchone()[0]
+        return max(count, 0)
 
 
 # --- sending (core.outbox) -------------------------------------------------------------
