@@ -40,13 +40,14 @@ feature do not all escalate at once). A row of an earlier step still unsent
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import Enum
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -166,99 +167,120 @@ def due_steps(due_date: date, today: date) -> list[_Step]:
 def plan(now: datetime) -> int:
     """Create the reminder rows whose working day has come; return how many were new.
 
-    A fixed number of queries: the unanswered requests and the open issues
-    whose chain has a step in the window, the active people of the agencies
-    concerned, the rows already planned in the window, and the insert.
-    Safe to run concurrently: conflicts are ignored.
+    Three queries, however many people, requests and issues there are: the
+    distinct due dates of open issues, then one INSERT ... SELECT per chain.
+    The working-day arithmetic is done here, per deadline *date* (a few dozen
+    of them), into a small table of (deadline, step, day) that the database
+    joins with the requests or issues on that deadline and with the people
+    of their agency. A chain's step is expanded to its recipients once: a
+    step that already has rows is skipped, and concurrent sweeps are kept to
+    one row each by the unique constraints (ON CONFLICT DO NOTHING).
     """
     today = timezone.localtime(now, SEOUL).date()
     oldest = add_working_days(today, -GRACE_WORKING_DAYS)
-    requests = list(
-        Cooperation.objects.filter(
-            status=CooperationStatus.REQUESTED,
-            issue__status__in=ACTIVE_STATUSES,
-            # From the last head's step still in the grace window to the first
-            # "before" step that may have come.
-            reply_by__gte=add_working_days(oldest, -REPLY_STEPS[-1][1]),
-            reply_by__lte=add_working_days(today, -REPLY_STEPS[0][1]),
-        ).values_list("pk", "issue_id", "agency_id", "assignee_id", "reply_by")
-    )
-    issues = list(
+    reply_plan = []
+    # From the last head's step still in the grace window to the first
+    # "before" step that may have come.
+    day = add_working_days(oldest, -REPLY_STEPS[-1][1])
+    while day <= add_working_days(today, -REPLY_STEPS[0][1]):
+        reply_plan += [(day, step) for step in _latest_due(reply_steps(day), now, oldest)]
+        day += timedelta(days=1)
+    due_dates = (
         Issue.objects.filter(
             status__in=ACTIVE_STATUSES,
             due_date__isnull=False,
             due_date__lte=add_working_days(today, -DUE_STEPS[0][1]),
-        ).values_list("pk", "lead_agency_id", "assignee_id", "due_date")
-    )
-    wanted: list[tuple[str, int, int | None, int, str, _Step, date]] = []
-    # (purpose, issue, cooperation, agency, assignee, step, deadline); recipients later.
-    for pk, issue_id, agency_id, assignee_id, reply_by in requests:
-        for step in _latest_due(reply_steps(reply_by), now, oldest):
-            wanted.append(
-                (DeadlinePurpose.COOPERATION_REPLY, issue_id, pk, agency_id, assignee_id, step,
-                 reply_by)
-            )  # fmt: skip
-    for pk, agency_id, assignee_id, due_date in issues:
-        for step in _latest_due(due_steps(due_date, today), now, oldest):
-            wanted.append(
-                (DeadlinePurpose.ISSUE_DUE, pk, None, agency_id, assignee_id, step, due_date)
-            )
-    if not wanted:
-        return 0
-    people = _people({agency_id for _, _, _, agency_id, _, _, _ in wanted})
-    rows = {}
-    for purpose, issue_id, cooperation_id, agency_id, assignee_id, step, deadline in wanted:
-        for recipient_id in _recipients(people, agency_id, assignee_id, step.audience):
-            key = (purpose, issue_id, cooperation_id, recipient_id, step.step, step.round, deadline)
-            rows[key] = DeadlineReminder(
-                purpose=purpose,
-                issue_id=issue_id,
-                cooperation_id=cooperation_id,
-                recipient_id=recipient_id,
-                step=step.step,
-                round=step.round,
-                deadline=deadline,
-                rank=(step.day - deadline).days,
-                due_at=_moment(step.day),
-                created_at=now,
-            )
-    existing = set(
-        DeadlineReminder.objects.filter(due_at__gte=_moment(oldest)).values_list(
-            "purpose", "issue_id", "cooperation_id", "recipient_id", "step", "round", "deadline"
         )
+        .order_by()
+        .values_list("due_date", flat=True)
+        .distinct()
     )
-    new = [row for key, row in rows.items() if key not in existing]
-    # ignore_conflicts: a concurrent sweep may have inserted some in between.
-    DeadlineReminder.objects.bulk_create(new, ignore_conflicts=True, batch_size=1000)
-    return len(new)
+    due_plan = [
+        (deadline, step)
+        for deadline in due_dates
+        for step in _latest_due(due_steps(deadline, today), now, oldest)
+    ]
+    return _insert(DeadlinePurpose.COOPERATION_REPLY, reply_plan, now) + _insert(
+        DeadlinePurpose.ISSUE_DUE, due_plan, now
+    )
 
 
-def _people(agency_ids: set[int]) -> dict[tuple[int, str], list[int]]:
-    """{(agency, role): active user ids} for these agencies, in one query."""
-    people: dict[tuple[int, str], list[int]] = defaultdict(list)
-    rows = User.objects.filter(
-        agency_id__in=agency_ids,
-        is_active=True,
-        role__in=[Role.STAFF, Role.VICE_HEAD, Role.HEAD],
-    ).values_list("pk", "agency_id", "role")
-    for pk, agency_id, role in rows.order_by("pk"):
-        people[(agency_id, role)].append(pk)
-    return people
+def _insert(purpose: str, steps: list[tuple[date, _Step]], now: datetime) -> int:
+    """One INSERT ... SELECT: each chain at these (deadline, step), to its recipients.
 
-
-def _recipients(
-    people: dict[tuple[int, str], list[int]], agency_id: int, assignee_id: int | None, who: str
-) -> list[int]:
-    """The person in charge if still an active member of the agency, else its staff;
-    or its vice-heads or heads."""
-    if who != ASSIGNEE:
-        return people.get((agency_id, who), [])
-    members = {
-        pk for role in (Role.STAFF, Role.VICE_HEAD, Role.HEAD) for pk in people[(agency_id, role)]
-    }
-    if assignee_id is not None and assignee_id in members:
-        return [assignee_id]
-    return people.get((agency_id, Role.STAFF), [])
+    The recipients: the person in charge if still an active member of the
+    agency, else the agency's active staff; or its active vice-heads or heads.
+    """
+    if not steps:
+        return 0
+    ops = connection.ops
+    postgres = connection.vendor == "postgresql"
+    cast = {"date": "%s::date", "int": "%s::int", "time": "%s::timestamptz", "text": "%s::text"}
+    if not postgres:
+        cast = dict.fromkeys(cast, "%s")
+    row = "({date}, {text}, {int}, {int}, {time}, {text})".format(**cast)
+    values, params = [], []
+    for deadline, step in steps:
+        values.append(row)
+        params += [
+            ops.adapt_datefield_value(deadline),
+            step.step,
+            step.round,
+            (step.day - deadline).days,
+            ops.adapt_datetimefield_value(_moment(step.day)),
+            step.audience,
+        ]
+    reminder = DeadlineReminder._meta.db_table
+    # Only table names and fixed text go into the SQL; every value is a parameter.
+    params += [purpose, ops.adapt_datetimefield_value(now)]
+    if purpose == DeadlinePurpose.COOPERATION_REPLY:
+        chains = f"""
+            SELECT c.issue_id AS issue_id, c.id AS cooperation_id, c.agency_id AS agency_id,
+                   c.assignee_id AS assignee_id, p.*
+            FROM plan p
+            JOIN {Cooperation._meta.db_table} c ON c.reply_by = p.deadline AND c.status = %s
+            JOIN {Issue._meta.db_table} i ON i.id = c.issue_id AND i.status IN (%s, %s, %s)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {reminder} r WHERE r.purpose = %s AND r.cooperation_id = c.id
+                AND r.step = p.step AND r.round = p.round AND r.deadline = p.deadline)"""  # noqa: S608
+        params += [CooperationStatus.REQUESTED]
+    else:
+        chains = f"""
+            SELECT i.id AS issue_id, CAST(NULL AS bigint) AS cooperation_id,
+                   i.lead_agency_id AS agency_id, i.assignee_id AS assignee_id, p.*
+            FROM plan p
+            JOIN {Issue._meta.db_table} i
+                ON i.due_date = p.deadline AND i.status IN (%s, %s, %s)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {reminder} r WHERE r.purpose = %s AND r.issue_id = i.id
+                AND r.step = p.step AND r.round = p.round AND r.deadline = p.deadline)"""  # noqa: S608
+    params += [*ACTIVE_STATUSES, purpose]
+    uuid = "gen_random_uuid()" if postgres else "lower(hex(randomblob(16)))"
+    user = User._meta.db_table
+    sql = f"""
+        WITH plan (deadline, step, round, rank, due_at, audience) AS (VALUES {", ".join(values)})
+        INSERT INTO {reminder} (purpose, issue_id, cooperation_id, recipient_id, step, round,
+            deadline, rank, created_at, due_at, attempts, last_error, message_uuid)
+        SELECT %s, chain.issue_id, chain.cooperation_id, u.id, chain.step, chain.round,
+            chain.deadline, chain.rank, %s, chain.due_at, 0, '', {uuid}
+        FROM ({chains}) chain
+        JOIN {user} u ON u.agency_id = chain.agency_id AND u.is_active
+        LEFT JOIN {user} a ON a.id = chain.assignee_id AND a.is_active
+            AND a.agency_id = chain.agency_id
+        WHERE (chain.audience = %s AND (u.id = a.id OR (a.id IS NULL AND u.role = %s)))
+            OR (chain.audience <> %s AND u.role = chain.audience)
+        ON CONFLICT DO NOTHING"""  # noqa: S608
+    params += [ASSIGNEE, Role.STAFF, ASSIGNEE]
+    # Plain values: a driver may write an Enum (our TextChoices) by its name.
+    params = [value.value if isinstance(value, Enum) else value for value in params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        count = cursor.rowcount
+        if count < 0 and not postgres:
+            # Python's sqlite3 gives no rowcount for a statement starting with WITH.
+            cursor.execute("SELECT changes()")
+            count = cursor.fetchone()[0]
+        return max(count, 0)
 
 
 # --- sending (core.outbox) -------------------------------------------------------------

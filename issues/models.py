@@ -559,6 +559,10 @@ class DeadlineReminder(models.Model):
                 condition=Q(sent_at__isnull=True, skipped_at__isnull=True),
                 name="deadline_reminder_owed_idx",
             ),
+            # The claim's "superseded by a later step" test (issues.deadlines).
+            models.Index(
+                fields=["issue", "recipient", "deadline"], name="deadline_reminder_chain_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,15 @@ it sweeps at every moment a reminder falls due, and in between, like beat:
 
 Mail goes to Django's in-memory backend, or with ``--smtp`` through a local
 aiosmtpd server (a real SMTP conversation per mail).
+
+With ``--deadlines`` it measures the deadline-reminder sweep instead
+(``issues.deadlines``, issue 9): 25 organizations, 2,500 users (a head, a
+vice-head and 98 staff each), 20,000 issues (due dates around the sweep's
+day) and 60,000 cooperation requests (reply deadlines around it, most with a
+person in charge, 60% unanswered). It times one sweep on a busy working day
+(planning every row due that morning, then sending up to ``--limit``), the
+sweeps after it, and the planning's queries again with twice the users,
+which must be the same number.
 """
 
 import argparse
@@ -145,11 +154,143 @@ def measure(moment: datetime) -> tuple[float, int, reminders.SweepResult]:
     return elapsed * 1000, len(queries), result
 
 
+# --- deadlines (issue 9) ------------------------------------------------------------
+
+DEADLINE_DAY = datetime(2027, 3, 10, 9, 0, tzinfo=SEOUL)  # a Wednesday, 09:00
+
+
+def build_deadlines(users_per_agency: int = 100, issues: int = 20_000, per_issue: int = 3):
+    import random
+    from datetime import date
+
+    from issues.models import Cooperation, CooperationStatus, Status
+
+    rng = random.Random(9)  # noqa: S311 - reproducible test data, not secrets
+    agencies = list(
+        Agency.objects.bulk_create(
+            Agency(slug=f"org-{n}", name_ko=f"기관{n}", name_en=f"Org {n}", kind="foundation")
+            for n in range(25)
+        )
+    )
+    users = []
+    for agency in agencies:
+        users.append(User(username=f"{agency.slug}-head", agency=agency, role=Role.HEAD))
+        users.append(User(username=f"{agency.slug}-vice", agency=agency, role=Role.VICE_HEAD))
+        users += [
+            User(username=f"{agency.slug}-staff-{n}", agency=agency)
+            for n in range(users_per_agency - 2)
+        ]
+    for user in users:
+        user.email = f"{user.username}@example.go.kr"
+        user.set_unusable_password()  # nobody logs in here
+    User.objects.bulk_create(users, batch_size=1000)
+    staff: dict[int, list[int]] = {}
+    for pk, agency_id in User.objects.filter(role=Role.STAFF).values_list("pk", "agency_id"):
+        staff.setdefault(agency_id, []).append(pk)
+    creator = {agency_id: ids[0] for agency_id, ids in staff.items()}
+    today = DEADLINE_DAY.date()
+    statuses = [Status.OPEN] * 4 + [Status.IN_PROGRESS] * 2 + [Status.ON_HOLD, Status.RESOLVED]
+    rows = []
+    for n in range(issues):
+        lead = agencies[n % len(agencies)]
+        rows.append(
+            Issue(
+                title=f"현안 {n}",
+                lead_agency=lead,
+                created_by_id=creator[lead.pk],
+                assignee_id=rng.choice(staff[lead.pk]) if rng.random() < 0.7 else None,
+                status=rng.choice(statuses),
+                due_date=today + timedelta(days=rng.randint(-365, 60)),
+            )
+        )
+    made = Issue.objects.bulk_create(rows, batch_size=2000)
+    cooperations = []
+    for issue in made:
+        others = rng.sample([a for a in agencies if a.pk != issue.lead_agency_id], per_issue)
+        for agency in others:
+            # A year of requests: the recent ones mostly still open, the old
+            # ones mostly answered (a tenth never were).
+            reply_by = today + timedelta(days=rng.randint(-365, 10))
+            open_share = 0.9 if reply_by >= today - timedelta(days=30) else 0.1
+            cooperations.append(
+                Cooperation(
+                    issue=issue,
+                    agency=agency,
+                    status=CooperationStatus.REQUESTED
+                    if rng.random() < open_share
+                    else CooperationStatus.ACCEPTED,
+                    assignee_id=rng.choice(staff[agency.pk]) if rng.random() < 0.8 else None,
+                    reply_by=reply_by,
+                )
+            )
+    Cooperation.objects.bulk_create(cooperations, batch_size=5000)
+    assert isinstance(today, date)
+
+
+def bench_deadlines(limit: int) -> None:
+    from issues import deadlines
+    from issues.models import Cooperation, DeadlineReminder
+
+    build_deadlines()
+    # Fresh bulk inserts have no planner statistics yet; a live database has them.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(
+        f"{connection.vendor}: {Agency.objects.count()} organizations, "
+        f"{User.objects.count()} users, {Issue.objects.count()} issues, "
+        f"{Cooperation.objects.count()} cooperation requests; "
+        f"sweep at {DEADLINE_DAY:%Y-%m-%d %H:%M} (Asia/Seoul), send limit {limit}"
+    )
+    for label, moment in (
+        ("first sweep of the day", DEADLINE_DAY),
+        ("next sweep", DEADLINE_DAY + timedelta(minutes=5)),
+        ("next sweep", DEADLINE_DAY + timedelta(minutes=10)),
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            result = deadlines.sweep(moment, limit=limit)
+            elapsed = time.perf_counter() - started
+        print(
+            f"  {label:<24} {elapsed:6.2f} s, {len(queries):>5} queries: planned "
+            f"{result.planned}, sent {result.sent}, failed {result.failed}, "
+            f"skipped {result.skipped}"
+        )
+    moment = DEADLINE_DAY + timedelta(days=1)
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        planned = deadlines.plan(moment)
+        elapsed = time.perf_counter() - started
+    before = len(queries)
+    print(f"  planning the next day      {elapsed:6.2f} s, {before:>5} queries, {planned} rows")
+    # Twice the people: the planning's query count must not move.
+    extra = [
+        User(username=f"extra-{n}", agency_id=agency_id, role=Role.STAFF)
+        for n, agency_id in enumerate(list(Agency.objects.values_list("pk", flat=True)) * 100)
+    ]
+    User.objects.bulk_create(extra, batch_size=1000)
+    DeadlineReminder.objects.filter(sent_at__isnull=True).delete()
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        planned = deadlines.plan(moment)
+        elapsed = time.perf_counter() - started
+    print(
+        f"  same, {User.objects.count()} users   {elapsed:6.2f} s, {len(queries):>5} queries, "
+        f"{planned} rows ({'same' if len(queries) == before else 'DIFFERENT'} query count)"
+    )
+    print(f"  reminder rows: {DeadlineReminder.objects.count()}")
+
+
 def main() -> None:
     # aiosmtpd logs every SMTP command at INFO; the numbers are what matter here.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smtp", action="store_true", help="send through a local SMTP server")
+    parser.add_argument(
+        "--deadlines",
+        action="store_true",
+        help="the deadline-reminder sweep at 20,000 issues and 60,000 requests (issue 9)",
+    )
+    parser.add_argument("--limit", type=int, default=500, help="mails per sweep (--deadlines)")
     options = parser.parse_args()
     controller = None
     if options.smtp:
@@ -171,6 +312,9 @@ def main() -> None:
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
+        if options.deadlines:
+            bench_deadlines(options.limit)
+            return
         build()
         print(
             f"{connection.vendor}: {Agency.objects.count()} organizations, "

@@ -122,6 +122,10 @@ class Migration(migrations.Migration):
             model_name='deadlinereminder',
             index=models.Index(condition=models.Q(('sent_at__isnull', True), ('skipped_at__isnull', True)), fields=['due_at', 'id'], name='deadline_reminder_owed_idx'),
         ),
+        migrations.AddIndex(
+            model_name='deadlinereminder',
+            index=models.Index(fields=['issue', 'recipient', 'deadline'], name='deadline_reminder_chain_idx'),
+        ),
         migrations.AddConstraint(
             model_name='deadlinereminder',
             constraint=models.UniqueConstraint(condition=models.Q(('purpose', 'cooperation_reply')), fields=('cooperation', 'recipient', 'step', 'round', 'deadline'), name='deadline_reminder_reply_once'),
