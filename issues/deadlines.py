@@ -52,7 +52,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from agencies.models import Role, User
+from agencies.models import Delivery, NoticeKind, Role, User
 from core import outbox
 from core.outbox import Outbox, SweepResult, email_from_templates
 from core.workdays import add_working_days, next_working_day, working_days_between
@@ -428,9 +428,14 @@ def left_label(deadline: date, today: date) -> str:
 
 
 def _compose(row: DeadlineReminder, *, at: datetime) -> EmailMessage | None:
-    """The reminder in the recipient's language (None: no address; the row is done)."""
+    """The reminder in the recipient's language (None: no mail, the row is done).
+
+    No mail when the person has no address, or chose to hear of deadlines in
+    the daily digest or only in the bell (/accounts/settings/): the digest
+    lists their requests and issues due, and an escalation is in the bell.
+    """
     user = row.recipient
-    if not user.email:
+    if not user.email or user.delivery_for(NoticeKind.DEADLINE_REMINDER) != Delivery.IMMEDIATE:
         return None
     today = timezone.localtime(at, SEOUL).date()
     context = {

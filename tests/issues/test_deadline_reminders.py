@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from agencies.models import Role
+from agencies.models import Delivery, NoticeKind, Role
 from issues import deadlines, services
 from issues.models import (
     Cooperation,
@@ -152,6 +152,20 @@ def test_an_escalation_is_on_the_timeline_and_in_the_bell(
     client.force_login(alice)
     page = client.get(request_to_b.issue.get_absolute_url()).content.decode()
     assert "기한 경과로 부기관장에게 알림" in page
+
+
+def test_someone_who_chose_the_digest_for_deadlines_gets_no_mail_but_the_escalation_in_the_bell(
+    sweep_at, request_to_b, bob, bora, bob_vice
+):
+    bora.notice_settings = {NoticeKind.DEADLINE_REMINDER: Delivery.DIGEST}
+    bora.save()
+    bob_vice.notice_settings = {NoticeKind.DEADLINE_REMINDER: Delivery.BELL}
+    bob_vice.save()
+
+    assert sweep_at(at(date(2026, 2, 20))) == ["bob"]
+    assert sweep_at(at(date(2026, 2, 27))) == []
+    [event] = Event.objects.filter(kind=EventKind.ESCALATED)
+    assert Notification.objects.get(event=event).recipient == bob_vice
 
 
 def test_the_person_in_charge_alone_is_reminded(sweep_at, request_to_b, bora):
