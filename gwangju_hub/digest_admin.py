@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from agencies.models import User
+from core.outbox_admin import OutboxAdmin
 from core.workdays import is_working_day
 
 from . import digest
@@ -32,9 +32,10 @@ class DigestPreviewForm(forms.Form):
 
 
 @admin.register(DigestDelivery)
-class DigestDeliveryAdmin(admin.ModelAdmin):
-    """Read-only: the rows are what keep each person to one digest a day."""
+class DigestDeliveryAdmin(OutboxAdmin):
+    """The daily digests, one row per person per day; and a preview of anyone's."""
 
+    outbox = digest.OUTBOX
     list_display = (
         "day",
         "recipient",
@@ -47,19 +48,7 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
     list_filter = ("day",)
     search_fields = ("recipient__username", "recipient__email")
     list_select_related = ("recipient",)
-    readonly_fields = ("message_id_header",)
     date_hierarchy = "day"
-    show_full_result_count = False
-    actions = ["retry_now"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # deleting a row would let the day's digest go out again
 
     def get_urls(self):
         return [
@@ -95,29 +84,6 @@ class DigestDeliveryAdmin(admin.ModelAdmin):
             "off_day": off_day,
         }
         return TemplateResponse(request, "admin/gwangju_hub/digestdelivery/preview.html", context)
-
-    @admin.action(description=_("Retry now (without waiting for the backoff)"))
-    def retry_now(self, request, queryset) -> None:
-        count = digest.retry_now(queryset)
-        self.message_user(
-            request,
-            ngettext(
-                "%(count)d digest will be tried again by the sweep just queued.",
-                "%(count)d digests will be tried again by the sweep just queued.",
-                count,
-            )
-            % {"count": count},
-            messages.SUCCESS,
-        )
-
-    @admin.display(description="Message-ID")
-    def message_id_header(self, obj: DigestDelivery) -> str:
-        return digest.message_id(obj)
-
-    @admin.display(description=_("last error"))
-    def short_error(self, obj: DigestDelivery) -> str:
-        error = obj.last_error.strip().splitlines()[-1] if obj.last_error.strip() else ""
-        return error if len(error) <= 80 else f"{error[:79]}…"
 
 
 @admin.register(DigestDay)

@@ -5,9 +5,9 @@ from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from agencies.models import Agency
+from core.outbox_admin import OutboxAdmin
 
 from . import deadlines, notifications, services
 from .models import (
@@ -268,9 +268,10 @@ class EmailStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
-    """Read-only: the notification outbox, so a stuck e-mail can be found and explained."""
+class NotificationAdmin(OutboxAdmin):
+    """The notification outbox, so a stuck e-mail can be found and explained."""
 
+    outbox = notifications.OUTBOX
     list_display = (
         "recipient",
         "event",
@@ -283,48 +284,14 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = (EmailStateFilter, "event__kind")
     search_fields = ("recipient__username", "recipient__email", "event__issue__title")
     list_select_related = ("recipient", "event__issue")
-    readonly_fields = ("message_id_header",)
     date_hierarchy = "created_at"
-    show_full_result_count = False
-    actions = ["retry_now"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # the row is what keeps each e-mail to one send
-
-    @admin.action(description=_("Retry now (without waiting for the backoff)"))
-    def retry_now(self, request, queryset) -> None:
-        count = notifications.retry_now(queryset)
-        self.message_user(
-            request,
-            ngettext(
-                "%(count)d e-mail will be tried again by the sweep just queued.",
-                "%(count)d e-mails will be tried again by the sweep just queued.",
-                count,
-            )
-            % {"count": count},
-            messages.SUCCESS,
-        )
-
-    @admin.display(description="Message-ID")
-    def message_id_header(self, obj: Notification) -> str:
-        return notifications.message_id(obj)
-
-    @admin.display(description=_("last error"))
-    def short_error(self, obj: Notification) -> str:
-        error = obj.last_error.strip().splitlines()[-1] if obj.last_error.strip() else ""
-        return error if len(error) <= 80 else f"{error[:79]}…"
 
 
 @admin.register(DeadlineReminder)
-class DeadlineReminderAdmin(admin.ModelAdmin):
-    """Read-only: the rows are what keep each deadline reminder to one send."""
+class DeadlineReminderAdmin(OutboxAdmin):
+    """The deadline reminders (issues.deadlines), one row per step and person."""
 
+    outbox = deadlines.OUTBOX
     list_display = (
         "issue",
         "purpose",
@@ -336,41 +303,9 @@ class DeadlineReminderAdmin(admin.ModelAdmin):
         "sent_at",
         "skipped_at",
         "attempts",
+        "short_error",
     )
     list_filter = ("purpose", "step")
     search_fields = ("issue__title", "recipient__username", "recipient__email")
-    actions = ["retry_now"]
     list_select_related = ("issue", "recipient")
-    # Shown so an operator can match a mail's Message-ID header to its row.
-    readonly_fields = ("message_id_header",)
     date_hierarchy = "due_at"
-    show_full_result_count = False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        # Deleting a row would let the next sweep plan and send that reminder again.
-        return False
-
-    @admin.action(description=_("Retry now (without waiting for the backoff)"))
-    def retry_now(self, request, queryset) -> None:
-        """Clear the backoff of unsent rows and ask the worker for a sweep now."""
-        count = deadlines.retry_now(queryset.filter(sent_at__isnull=True))
-        self.message_user(
-            request,
-            ngettext(
-                "%(count)d reminder will be tried again by the sweep just queued.",
-                "%(count)d reminders will be tried again by the sweep just queued.",
-                count,
-            )
-            % {"count": count},
-            messages.SUCCESS,
-        )
-
-    @admin.display(description="Message-ID")
-    def message_id_header(self, obj: DeadlineReminder) -> str:
-        return deadlines.message_id(obj)

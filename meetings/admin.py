@@ -14,6 +14,7 @@ from django.utils.translation import ngettext
 
 from agencies.models import Agency
 from core.forms import SafeInputMixin
+from core.outbox_admin import OutboxAdmin
 
 from . import reminders, services
 from .models import (
@@ -294,9 +295,10 @@ def _offset_text(offset: timedelta) -> str:
 
 
 @admin.register(ReminderDelivery)
-class ReminderDeliveryAdmin(admin.ModelAdmin):
-    """Read-only: the delivery log is what keeps each reminder to one send."""
+class ReminderDeliveryAdmin(OutboxAdmin):
+    """The meeting and report reminders: the delivery log that keeps each to one send."""
 
+    outbox = reminders.OUTBOX
     list_display = (
         "meeting",
         "purpose",
@@ -309,53 +311,12 @@ class ReminderDeliveryAdmin(admin.ModelAdmin):
     )
     list_filter = (SentFilter, "purpose", "meeting")
     search_fields = ("meeting__title", "recipient__username", "recipient__email")
-    actions = ["retry_now"]
     list_select_related = ("meeting", "recipient")
-    # Shown so an operator can match a mail's Message-ID header to its row.
-    readonly_fields = ("message_id_header",)
     date_hierarchy = "due_at"
-    show_full_result_count = False  # a year of reminders to 500 people is a large table
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        # Deleting a row would let the next sweep send that reminder again.
-        return False
-
-    @admin.action(description=_("Retry now (without waiting for the backoff)"))
-    def retry_now(self, request: HttpRequest, queryset) -> None:
-        """Clear the backoff of unsent rows and ask the worker for a sweep now.
-
-        The sweep decides, as always, whether each row may still be sent.
-        """
-        count = reminders.retry_now(queryset.filter(sent_at__isnull=True))
-        self.message_user(
-            request,
-            ngettext(
-                "%(count)d reminder will be tried again by the sweep just queued.",
-                "%(count)d reminders will be tried again by the sweep just queued.",
-                count,
-            )
-            % {"count": count},
-            messages.SUCCESS,
-        )
 
     @admin.display(description=_("offset"), ordering="offset")
     def offset_before(self, obj: ReminderDelivery) -> str:
         return _offset_text(obj.offset)
-
-    @admin.display(description="Message-ID")
-    def message_id_header(self, obj: ReminderDelivery) -> str:
-        return reminders.message_id(obj)
-
-    @admin.display(description=_("last error"))
-    def short_error(self, obj: ReminderDelivery) -> str:
-        error = obj.last_error.strip().splitlines()[-1] if obj.last_error.strip() else ""
-        return error if len(error) <= 80 else f"{error[:79]}…"
 
 
 @admin.register(CalendarToken)

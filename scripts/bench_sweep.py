@@ -21,6 +21,10 @@ person in charge, 60% unanswered). It times one sweep on a busy working day
 (planning every row due that morning, then sending up to ``--limit``), the
 sweeps after it, and the planning's queries again with twice the users,
 which must be the same number.
+
+With ``--digest``, on the same data, it times planning the day's digests
+(every person's at once) and one send sweep, and the planning's queries
+again with twice the users.
 """
 
 import argparse
@@ -280,6 +284,53 @@ def bench_deadlines(limit: int) -> None:
     print(f"  reminder rows: {DeadlineReminder.objects.count()}")
 
 
+def bench_digest(limit: int) -> None:
+    """The daily digest (``gwangju_hub.digest``) on the --deadlines data set."""
+    from gwangju_hub import digest
+    from gwangju_hub.models import DigestDay, DigestDelivery
+    from issues.models import Cooperation
+
+    build_deadlines()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    day = DEADLINE_DAY.date()
+    moment = digest.moment(day) + timedelta(minutes=1)
+    print(
+        f"{connection.vendor}: {Agency.objects.count()} organizations, "
+        f"{User.objects.count()} users, {Issue.objects.count()} issues, "
+        f"{Cooperation.objects.count()} cooperation requests; digest of {day}, send limit {limit}"
+    )
+
+    def plan(label: str) -> int:
+        DigestDay.objects.all().delete()
+        DigestDelivery.objects.all().delete()
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            planned = digest.plan(day, now=moment)
+            elapsed = time.perf_counter() - started
+        print(f"  {label:<30} {elapsed:6.2f} s, {len(queries):>5} queries, {planned} digests")
+        return len(queries)
+
+    before = plan("planning the day")
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        result = digest.OUTBOX.send(moment, limit=limit)
+        elapsed = time.perf_counter() - started
+    print(
+        f"  {'one send sweep':<30} {elapsed:6.2f} s, {len(queries):>5} queries: sent "
+        f"{result.sent}, failed {result.failed}, skipped {result.skipped}"
+    )
+    extra = [
+        User(username=f"extra-{n}", agency_id=agency_id, role=Role.STAFF, email=f"x{n}@example.kr")
+        for n, agency_id in enumerate(list(Agency.objects.values_list("pk", flat=True)) * 100)
+    ]
+    User.objects.bulk_create(extra, batch_size=1000)
+    after = plan(f"same, {User.objects.count()} users")
+    print(
+        f"  planning queries: {before} and {after} ({'same' if before == after else 'DIFFERENT'})"
+    )
+
+
 def main() -> None:
     # aiosmtpd logs every SMTP command at INFO; the numbers are what matter here.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -290,7 +341,14 @@ def main() -> None:
         action="store_true",
         help="the deadline-reminder sweep at 20,000 issues and 60,000 requests (issue 9)",
     )
-    parser.add_argument("--limit", type=int, default=500, help="mails per sweep (--deadlines)")
+    parser.add_argument(
+        "--digest",
+        action="store_true",
+        help="the daily digest on the --deadlines data set: planning and one send sweep",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=500, help="mails per sweep (--deadlines, --digest)"
+    )
     options = parser.parse_args()
     controller = None
     if options.smtp:
@@ -314,6 +372,9 @@ def main() -> None:
     try:
         if options.deadlines:
             bench_deadlines(options.limit)
+            return
+        if options.digest:
+            bench_digest(options.limit)
             return
         build()
         print(

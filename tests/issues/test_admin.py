@@ -188,7 +188,7 @@ def test_retry_now_clears_the_backoff_and_the_next_sweep_sends_it(
         headers={"accept-language": "en"},
     )
 
-    assert "1 e-mail will be tried again by the sweep just queued." in response.content.decode()
+    assert "1 message will be tried again by the sweep just queued." in response.content.decode()
     assert notifications.deliver_due().sent == 1
     assert [m.to for m in mailoutbox] == [[bob.email]]
 

@@ -368,7 +368,7 @@ def test_retry_now_clears_a_reminders_backoff_but_never_touches_a_sent_one(admin
         headers={"accept-language": "en"},
     )
 
-    assert "1 reminder will be tried again by the sweep just queued." in response.content.decode()
+    assert "1 message will be tried again by the sweep just queued." in response.content.decode()
     failing.refresh_from_db()
     sent.refresh_from_db()
     assert failing.next_attempt_at is None

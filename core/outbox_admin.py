@@ -1,0 +1,61 @@
+"""The admin page of an outbox's rows (``core.outbox``), written once for all of them.
+
+Read-only on purpose: each row is what keeps its message to one send, so
+adding, changing or deleting one could send a message again or never. What
+an operator may do is what ``core.outbox`` offers: see where a row stands,
+match a mail's ``Message-ID`` header to its row, and "retry now" (clear the
+backoff of unsent rows and queue a sweep; the sweep decides, as always,
+whether each may still be sent).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .outbox import Outbox
+
+
+class OutboxAdmin(admin.ModelAdmin):
+    """A subclass names its ``outbox`` and its ``list_display``/``list_filter``."""
+
+    outbox: ClassVar[Outbox]
+    readonly_fields = ("message_id_header",)
+    show_full_result_count = False  # outboxes grow large; counting them is slow
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description=_("Retry now (without waiting for the backoff)"))
+    def retry_now(self, request, queryset) -> None:
+        count = self.outbox.retry_now(queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d message will be tried again by the sweep just queued.",
+                "%(count)d messages will be tried again by the sweep just queued.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    @admin.display(description="Message-ID")
+    def message_id_header(self, obj: Any) -> str:
+        return self.outbox.message_id(obj)
+
+    @admin.display(description=_("last error"))
+    def short_error(self, obj: Any) -> str:
+        """The last line of the last error, short enough for a list column."""
+        error = obj.last_error.strip().splitlines()[-1] if obj.last_error.strip() else ""
+        return error if len(error) <= 80 else f"{error[:79]}…"
