@@ -6,7 +6,7 @@ fails loudly at start-up instead of surfacing later as odd behaviour.
 """
 
 import os
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import environ
@@ -510,6 +510,12 @@ CELERY_BEAT_SCHEDULE = {
 
 # The daily digest's time of day, Asia/Seoul (working days only).
 DIGEST_TIME = env.str("DIGEST_TIME", default="08:30")
+try:
+    time.fromisoformat(DIGEST_TIME)
+except ValueError:
+    raise ImproperlyConfigured(
+        f"DIGEST_TIME must be a time as HH:MM, not {DIGEST_TIME!r}."
+    ) from None
 
 # /healthz answers 503 "outbox": "late" when the oldest due reminder or
 # notification e-mail has waited longer than this: the worker, beat or mail

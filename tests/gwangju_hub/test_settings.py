@@ -112,3 +112,18 @@ def test_beat_sweeps_the_notification_outbox_every_minute():
 
     assert entry["task"] == "issues.deliver_notifications"
     assert entry["schedule"] == 60
+
+
+def test_a_malformed_digest_time_stops_the_app():
+    result = _settings_in_subprocess(
+        {"DEBUG": "1", "DIGEST_TIME": "8시 반"}, "settings.DIGEST_TIME"
+    )
+
+    assert result.returncode != 0
+    assert "DIGEST_TIME must be a time as HH:MM" in result.stderr
+
+
+def test_beat_runs_the_digest_and_the_deadline_reminders():
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+    assert {"gwangju_hub.send_digests", "issues.send_deadline_reminders"} <= tasks
