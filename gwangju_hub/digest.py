@@ -81,6 +81,9 @@ LIMIT = 10
 DUE_AHEAD = 3
 MEETINGS_AHEAD = timedelta(days=7)
 EXCERPT = 120  # characters of a comment or decision in the digest
+# One run sends the whole day's digests (about 10 ms each), rather than the
+# 500 a reminder sweep sends: a digest at 10:00 is not a morning digest.
+SEND_LIMIT = 20_000
 
 
 def moment(day: date) -> datetime:
@@ -376,10 +379,14 @@ def still_readable(person: User, content: dict[str, Any]) -> dict[str, Any]:
         Issue.objects.visible_to(person).filter(pk__in=issue_ids).values_list("pk", flat=True)
     )
     meeting_ids = [meeting["meeting"] for meeting in content.get("meetings", [])]
-    meetings = set(
-        Meeting.objects.for_user(person)
-        .filter(pk__in=meeting_ids, status=MeetingStatus.SCHEDULED)
-        .values_list("pk", flat=True)
+    meetings = (
+        set(
+            Meeting.objects.for_user(person)
+            .filter(pk__in=meeting_ids, status=MeetingStatus.SCHEDULED)
+            .values_list("pk", flat=True)
+        )
+        if meeting_ids
+        else set()
     )
     kept: dict[str, Any] = {}
     for name in ("awaiting", "due", "news"):
@@ -531,4 +538,4 @@ def run(
     now = now or timezone.now()
     day = day or timezone.localdate(now, SEOUL)
     planned = plan(day, now=now)
-    return planned, OUTBOX.send(now, **sweep_options)
+    return planned, OUTBOX.send(now, **({"limit": SEND_LIMIT} | sweep_options))

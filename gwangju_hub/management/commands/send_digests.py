@@ -20,6 +20,7 @@ class Command(SweepCommand):
 
     def add_arguments(self, parser) -> None:
         super().add_arguments(parser)
+        parser.set_defaults(limit=digest.SEND_LIMIT)  # the whole day's digests in one run
         parser.add_argument(
             "--date",
             type=self._date,
