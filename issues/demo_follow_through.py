@@ -11,7 +11,7 @@ days is marked read, as a real person's bell would be.
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
@@ -19,10 +19,15 @@ from django.utils import timezone
 from agencies.models import Role, User
 from core.workdays import add_working_days
 
-from . import services
+from . import deadlines, services
 from .models import (
     Cooperation,
+    CooperationStatus,
+    DeadlinePurpose,
+    DeadlineReminder,
+    DeadlineStep,
     Event,
+    EventKind,
     Follow,
     FollowSource,
     Issue,
@@ -48,6 +53,7 @@ def seed_follow_through(issue_ids: list[int]) -> dict[str, int]:
         "follows": _follows(issues, people, rng),
         "searches": _saved_searches(people),
         "notices": _bell(issue_ids),
+        "escalations": _escalations(issue_ids, people),
     }
 
 
@@ -131,3 +137,50 @@ def _bell(issue_ids: list[int]) -> int:
     old = timezone.now() - READ_AFTER
     notices.filter(created_at__lt=old, read_at=None).update(read_at=F("created_at"))
     return written
+
+
+def _escalations(issue_ids: list[int], people: dict[str, User]) -> int:
+    """Requests still unanswered 3 working days past their deadline have been
+    escalated to the agency's vice-head, as the deadline chain would have done
+    on that day: the row, marked sent (no mail now), with its timeline event
+    and bell notice written by the outbox's own ``on_sent``."""
+    today = timezone.localdate()
+    late = Cooperation.objects.filter(
+        issue_id__in=issue_ids, status=CooperationStatus.REQUESTED
+    ).select_related("issue", "agency")
+    escalated = 0
+    for cooperation in late:
+        day = add_working_days(cooperation.reply_by, 3)
+        vice_head = people.get(f"{cooperation.agency.slug}-vice")
+        if day > today or vice_head is None:
+            continue
+        moment = min(timezone.make_aware(datetime.combine(day, time(9))), timezone.now())
+        row, created = DeadlineReminder.objects.get_or_create(
+            purpose=DeadlinePurpose.COOPERATION_REPLY,
+            cooperation=cooperation,
+            recipient=vice_head,
+            step=DeadlineStep.VICE_HEAD,
+            round=0,
+            deadline=cooperation.reply_by,
+            defaults={
+                "issue": cooperation.issue,
+                "rank": (day - cooperation.reply_by).days,
+                "due_at": moment,
+                "sent_at": moment,
+                "created_at": moment,
+            },
+        )
+        if created:
+            with services.notifications_suppressed():  # the recipient's bell only
+                deadlines.OUTBOX.on_sent(row)
+            Event.objects.filter(issue=cooperation.issue, kind=EventKind.ESCALATED).filter(
+                created_at__gt=moment
+            ).update(created_at=moment)
+            Notification.objects.filter(
+                event__issue=cooperation.issue, event__kind=EventKind.ESCALATED
+            ).update(created_at=moment, email_due_at=None)
+            Issue.objects.filter(pk=cooperation.issue_id, updated_at__lt=moment).update(
+                updated_at=moment
+            )
+            escalated += 1
+    return escalated

@@ -167,3 +167,14 @@ def test_bulk_counts_are_totals_not_increments():
 def test_negative_numbers_are_refused():
     with pytest.raises(CommandError):
         call_command("seed_demo", "--issues", "-1", stdout=io.StringIO())
+
+
+def test_some_late_demo_requests_were_escalated_on_the_timeline_and_in_the_bell():
+    seed()
+
+    escalations = Event.objects.filter(kind=EventKind.ESCALATED)
+    assert escalations.exists()
+    for event in escalations.select_related("agency"):
+        [notice] = Notification.objects.filter(event=event)
+        assert notice.recipient.username == f"{event.agency.slug}-vice"
+        assert notice.email_due_at is None
