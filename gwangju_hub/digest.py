@@ -430,9 +430,8 @@ def _context(person: User, day: date, content: dict[str, Any]) -> dict[str, Any]
             {
                 **item,
                 "url": issue_url(item),
-                "reply_by": date.fromisoformat(item["reply_by"]) if item.get("reply_by") else None,
-                "due_date": date.fromisoformat(item["due_date"]) if item.get("due_date") else None,
-                "late": bool(item.get("reply_by")) and date.fromisoformat(item["reply_by"]) < day,
+                # ISO dates (YYYY-MM-DD) are what the mail prints: no date filter per line.
+                "late": bool(item.get("reply_by")) and item["reply_by"] < day.isoformat(),
                 "at": datetime.fromisoformat(item["at"]) if item.get("at") else None,
                 "kind_label": EventKind(item["kind"]).label if item.get("kind") else "",
             }

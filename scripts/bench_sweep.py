@@ -319,10 +319,23 @@ def bench_digest(limit: int) -> None:
         return reads
 
     before = plan("planning the day")
+    profile = None
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+
+        profile = cProfile.Profile()
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
+        if profile:
+            profile.enable()
         result = digest.OUTBOX.send(moment, limit=limit)
+        if profile:
+            profile.disable()
         elapsed = time.perf_counter() - started
+    if profile:
+        import pstats
+
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
     print(
         f"  {'one send sweep':<30} {elapsed:6.2f} s, {len(queries):>5} queries: sent "
         f"{result.sent}, failed {result.failed}, skipped {result.skipped}"
