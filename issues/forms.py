@@ -257,7 +257,18 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     reply_overdue = forms.BooleanField(label=_("Cooperation reply overdue"), required=False)
     sort = forms.ChoiceField(label=_("Sort"), required=False)
     # Not on the form; the dashboard links with them (see IssueFilters).
-    HIDDEN = ("lead", "active", "waiting_for", "resolved_from", "resolved_to", "agenda", "awaiting")
+    HIDDEN = (
+        "lead",
+        "active",
+        "waiting_for",
+        "resolved_from",
+        "resolved_to",
+        "agenda",
+        "awaiting",
+        "escalated_for",
+        "escalated_from",
+        "escalated_to",
+    )
     lead = forms.ModelChoiceField(
         queryset=Agency.objects.all(),
         to_field_name="slug",
@@ -275,6 +286,15 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     resolved_to = forms.DateField(required=False, widget=forms.HiddenInput)
     agenda = forms.BooleanField(required=False, widget=forms.HiddenInput)
     awaiting = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    # The dashboard's escalations: requests of this agency escalated in these days.
+    escalated_for = forms.ModelChoiceField(
+        queryset=Agency.objects.all(),
+        to_field_name="slug",
+        required=False,
+        widget=forms.HiddenInput,
+    )
+    escalated_from = forms.DateField(required=False, widget=forms.HiddenInput)
+    escalated_to = forms.DateField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -308,6 +328,12 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     def clean_resolved_to(self):
         return self._bounded("resolved_to")
 
+    def clean_escalated_from(self):
+        return self._bounded("escalated_from")
+
+    def clean_escalated_to(self):
+        return self._bounded("escalated_to")
+
     def filters(self) -> IssueFilters:
         """The valid part of the query; invalid parameters are dropped (see errors)."""
         data = (
@@ -338,6 +364,9 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
             resolved_to=data.get("resolved_to"),
             on_agenda=bool(data.get("agenda")),
             awaiting=bool(data.get("awaiting")),
+            escalated_for=data.get("escalated_for"),
+            escalated_from=data.get("escalated_from"),
+            escalated_to=data.get("escalated_to"),
         )
 
 

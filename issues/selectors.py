@@ -31,6 +31,7 @@ from .models import (
     Cooperation,
     CooperationStatus,
     Event,
+    EventKind,
     Follow,
     Issue,
     SavedSearch,
@@ -67,6 +68,9 @@ class IssueFilters:
     waiting_for: Agency | None = None
     resolved_from: date | None = None
     resolved_to: date | None = None
+    escalated_for: Agency | None = None
+    escalated_from: date | None = None
+    escalated_to: date | None = None
     on_agenda: bool = False
     awaiting: bool = False  # at least one cooperation request still unanswered
 
@@ -104,6 +108,14 @@ def issue_list(*, user, filters: IssueFilters) -> QuerySet[Issue]:
         issues = issues.filter(status__in=ACTIVE_STATUSES)
     if filters.waiting_for is not None:
         issues = issues.filter(Exists(_waiting_cooperations(filters.waiting_for.pk)))
+    if filters.escalated_for is not None:
+        issues = issues.filter(
+            Exists(
+                escalations_between(filters.escalated_from, filters.escalated_to).filter(
+                    issue=OuterRef("pk"), agency=filters.escalated_for
+                )
+            )
+        )
     if filters.resolved_from or filters.resolved_to:
         issues = issues.filter(
             status__in=DONE_STATUSES, **resolved_between(filters.resolved_from, filters.resolved_to)
@@ -143,6 +155,16 @@ def reply_overdue_cooperations(today: date) -> QuerySet[Cooperation]:
     return Cooperation.objects.filter(
         issue=OuterRef("pk"), status=CooperationStatus.REQUESTED, reply_by__lt=today
     )
+
+
+def escalations_between(start: date | None, end: date | None) -> QuerySet[Event]:
+    """Escalations (the deadline chains' ``ESCALATED`` events) on a day from start to end."""
+    events = Event.objects.filter(kind=EventKind.ESCALATED)
+    if start:
+        events = events.filter(created_at__gte=_day_start(start))
+    if end:
+        events = events.filter(created_at__lt=_day_start(end + timedelta(days=1)))
+    return events
 
 
 def resolved_between(start: date | None, end: date | None, prefix: str = "") -> dict:

@@ -38,11 +38,9 @@ from issues.models import (
     DONE_STATUSES,
     Cooperation,
     CooperationStatus,
-    Event,
-    EventKind,
     Issue,
 )
-from issues.selectors import resolved_between
+from issues.selectors import escalations_between, resolved_between
 
 from .chart import monthly_bars
 from .forms import Period
@@ -284,19 +282,18 @@ def _open_requests(issues: QuerySet[Issue], *, now: datetime, today: date) -> Op
 
 def _follow_through(issues: QuerySet[Issue], period: Period) -> dict[str, dict[int, float]]:
     """Per cooperating organization, in the period: the median days it took to
-    answer a request, and how many of its late requests were escalated to its
-    vice-head or head (the deadline reminders' timeline events)."""
+    answer a request, and how many issues had one of its late requests escalated
+    to its vice-head or head (the deadline reminders' timeline events)."""
     start, end = _seoul_midnight(period.start), _seoul_midnight(period.end + timedelta(days=1))
     answered = Cooperation.objects.filter(
         issue__in=issues, answered_at__gte=start, answered_at__lt=end
     )
     escalations = (
-        Event.objects.filter(
-            issue__in=issues, kind=EventKind.ESCALATED, created_at__gte=start, created_at__lt=end
-        )
+        escalations_between(period.start, period.end)
+        .filter(issue__in=issues)
         .order_by()
         .values("agency_id")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("issue_id", distinct=True))
         .values_list("agency_id", "n")
     )
     return {
@@ -367,6 +364,11 @@ class IssueLinks:
             "overdue": self._link(lead=agency.slug, overdue=1),
             "waiting": self._link(waiting_for=agency.slug, active=1),
             "reply_overdue": self._link(waiting_for=agency.slug, active=1, reply_overdue=1),
+            "escalations": self._link(
+                escalated_for=agency.slug,
+                escalated_from=self.resolved["resolved_from"],
+                escalated_to=self.resolved["resolved_to"],
+            ),
             "resolved": self._link(lead=agency.slug, **self.resolved),
         }
 

@@ -524,7 +524,7 @@ AGENCY_COLUMNS = [
     ("oldest_waiting_days", gettext_lazy("Oldest request (days)")),
     ("reply_overdue", gettext_lazy("Past the reply deadline")),
     ("answer_median_days", gettext_lazy("Median days to answer")),
-    ("escalations", gettext_lazy("Escalations in the period")),
+    ("escalations", gettext_lazy("Issues escalated in the period")),
     ("resolved", gettext_lazy("Resolved in the period")),
     ("median_days", gettext_lazy("Median days to resolve")),
 ]

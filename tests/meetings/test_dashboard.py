@@ -139,6 +139,8 @@ def test_follow_through_per_cooperating_organization(client, minji, data, agency
     answered = _cooperation(data[5], agency_a, "accepted", at(2026, 6, 5))
     Cooperation.objects.filter(pk=answered.pk).update(answered_at=at(2026, 6, 9))
     Event.objects.create(issue=data[1], kind=EventKind.ESCALATED, agency=agency_b)
+    # The head heard of the same issue later: one issue escalated, counted once.
+    Event.objects.create(issue=data[1], kind=EventKind.ESCALATED, agency=agency_b)
     Event.objects.create(  # last month: not in the period
         issue=data[1], kind=EventKind.ESCALATED, agency=agency_b, created_at=at(2026, 5, 28)
     )
@@ -154,6 +156,8 @@ def test_follow_through_per_cooperating_organization(client, minji, data, agency
     assert a.answer_median_days == pytest.approx(7.0)
     listed = client.get(b.links["reply_overdue"]).context["page"].object_list
     assert [issue.pk for issue in listed] == [data[1].pk]
+    escalated = client.get(b.links["escalations"]).context["page"].object_list
+    assert [issue.pk for issue in escalated] == [data[1].pk]
     # The map marks the cell (lead A, cooperating B) and says why in words.
     html = response.content.decode()
     assert html.count("is-overdue") == 1
@@ -270,7 +274,7 @@ def test_every_number_links_to_a_list_with_exactly_that_many_issues(client, minj
     for row in response.context["rows"]:
         figures += [
             (getattr(row, k), row.links[k])
-            for k in ("open", "overdue", "waiting", "reply_overdue", "resolved")
+            for k in ("open", "overdue", "waiting", "reply_overdue", "escalations", "resolved")
         ]
 
     for figure, link in figures:
