@@ -76,6 +76,7 @@ def private_urls(alice, bob, minji, settings, tmp_path):
             (attachment.get_absolute_url(), {}),
             (reverse("meetings:list"), {}),
             (reverse("notifications:list"), {}),
+            ("/accounts/settings/", {}),
             (reverse("performance:overview", args=[timezone.localdate().year]), {}),
         ],
         "minji": [
