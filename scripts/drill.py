@@ -1327,14 +1327,15 @@ def expire_leases(snapshot: list[tuple[str, str, int, datetime]]) -> int:
 
 def count_everything(messages: list[Mail], lock: threading.Lock) -> dict:
     """What the clients' actions and the meetings owed, against what the SMTP server got."""
-    from agencies.models import User
+    from agencies.models import DEFAULT_DELIVERY, Delivery, User
     from issues.models import Comment, Cooperation, Event, EventKind, Issue, Notification
+    from issues.notifications import NOTICE_KINDS
     from meetings.models import Meeting
 
     users = {
         u["pk"]: u
         for u in User.objects.values(
-            "pk", "agency_id", "role", "is_active", "is_superuser", "email"
+            "pk", "agency_id", "role", "is_active", "is_superuser", "email", "notice_settings"
         )
     }
     issues = {
@@ -1425,8 +1426,20 @@ def count_everything(messages: list[Mail], lock: threading.Lock) -> dict:
     def mail_key(event_id: int, user_id: int) -> tuple:
         return ("notification", event_id, users[user_id]["email"].lower())
 
-    owed_mail = {mail_key(e, u) for e, u in owed_pairs if users[u]["email"]}
-    optional_mail = {mail_key(e, u) for e, u in optional_pairs if users[u]["email"]}
+    # A mail is owed only to whom wants this kind of notice at once
+    # (/accounts/settings/, issue 9); the others have it in the bell and digest.
+    kind_of = {event["pk"]: event["kind"] for event in events}
+
+    def wants_mail(event_id: int, user_id: int) -> bool:
+        notice = NOTICE_KINDS.get(EventKind(kind_of[event_id]))
+        if notice is None or not users[user_id]["email"]:
+            return False
+        chosen = (users[user_id]["notice_settings"] or {}).get(notice)
+        delivery = chosen if chosen in Delivery.values else DEFAULT_DELIVERY[notice]
+        return delivery == Delivery.IMMEDIATE
+
+    owed_mail = {mail_key(e, u) for e, u in owed_pairs if wants_mail(e, u)}
+    optional_mail = {mail_key(e, u) for e, u in optional_pairs if wants_mail(e, u)}
 
     # Reminders: each head and vice-head of an invited, active organization
     # (an "other" meeting) and each member of the Mayor's office, once.
@@ -1496,10 +1509,10 @@ def outbox_state() -> list[str]:
         from issues.models import Notification
 
         unsent = Notification.objects.filter(
-            event__issue__title__contains="[drill-i:", emailed_at=None
+            event__issue__title__contains="[drill-i:", emailed_at=None, email_due_at__isnull=False
         ).exclude(recipient__email="")
         if n := unsent.count():
-            lines.append(f"{n} bell entries of drill issues with no e-mail sent (emailed_at empty)")
+            lines.append(f"{n} bell entries of drill issues owing an e-mail not sent")
     return lines
 
 
