@@ -313,6 +313,24 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
             ("title", _("Title")),
         ]
 
+    def render_key(self) -> str:
+        """Everything the rendered form shows, as one string: what was asked
+        (values and errors follow from it) and the menus' options. The list
+        keeps the rendered form under it with ``{% cache %}``; the language
+        goes beside it there."""
+        menus = []
+        for name in ("agency", "category"):
+            field = self.fields[name]
+            # Read from the database once, in one plain query (a model choice
+            # field's own options open a server-side cursor: four round trips);
+            # the same options key and render the menu.
+            field.choices = [("", str(field.empty_label))] + [
+                (getattr(obj, field.to_field_name), str(field.label_from_instance(obj)))
+                for obj in field.queryset
+            ]
+            menus.append(field.choices)
+        return repr((sorted(self.data.lists()), menus))
+
     # Dates far outside any plausible range would overflow timezone arithmetic.
     EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 

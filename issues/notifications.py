@@ -158,7 +158,7 @@ def unread_count(user) -> int:
     """Unread notifications about issues the user may still see (an issue may
     have been restricted since): not even a count may hint at a hidden issue."""
     return Notification.objects.filter(
-        recipient=user, read_at=None, event__issue__in=Issue.objects.visible_to(user)
+        Issue.objects.visible_through(user, "event__issue"), recipient=user, read_at=None
     ).count()
 
 

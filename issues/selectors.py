@@ -196,14 +196,18 @@ def with_list_relations(issues: QuerySet[Issue]) -> QuerySet[Issue]:
     """Everything a list row shows, in a fixed number of queries.
 
     The description is deferred: rows never show it, and at tens of thousands
-    of issues it is most of the bytes.
+    of issues it is most of the bytes. The cooperations land in a plain list,
+    ``issue.listed_cooperations``: a prefetch into the related manager clones a
+    queryset per issue, a quarter of the list page's time in the ORM.
     """
     return (
         issues.defer("description")
         .select_related("lead_agency", "category", "assignee")
         .prefetch_related(
             Prefetch(
-                "cooperations", queryset=Cooperation.objects.select_related("agency", "assignee")
+                "cooperations",
+                queryset=Cooperation.objects.select_related("agency", "assignee"),
+                to_attr="listed_cooperations",
             )
         )
     )

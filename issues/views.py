@@ -117,7 +117,7 @@ def issue_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
             issue.pk,
             issue.title,
             issue.lead_agency.name,
-            "; ".join(_cooperation_cell(c, today) for c in issue.cooperations.all()),
+            "; ".join(_cooperation_cell(c, today) for c in issue.listed_cooperations),
             issue.category.name if issue.category else "",
             issue.get_priority_display(),
             issue.get_status_display(),
@@ -127,7 +127,7 @@ def issue_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
             timezone.localtime(issue.updated_at).strftime("%Y-%m-%d %H:%M"),
             "; ".join(
                 c.agency.name
-                for c in issue.cooperations.all()
+                for c in issue.listed_cooperations
                 if c.status == CooperationStatus.REQUESTED and c.reply_by < today
             ),
         ]

@@ -52,6 +52,14 @@ class MeetingQuerySet(models.QuerySet["Meeting"]):
             return self.none()
         return self.filter(invited_agencies=user.agency_id)
 
+    def visible_through(self, user, path: str) -> Q:
+        """``for_user`` for rows that point at a meeting through ``path``, as a
+        condition; none at all for a reader of everything (see
+        ``IssueQuerySet.visible_through``)."""
+        if user.reads_everything:
+            return Q()
+        return Q(**{f"{path}__in": self.for_user(user).values("pk")})
+
 
 class Meeting(models.Model):
     kind = models.CharField(_("kind"), max_length=24, choices=MeetingKind.choices)

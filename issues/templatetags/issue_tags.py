@@ -45,6 +45,38 @@ def choice_label(value: str, kind: str) -> str:
 
 
 @register.filter
+def list_row_key(issue: Issue, today) -> str:
+    """Everything a row of the issue list shows, as one string: the key under
+    which ``{% cache %}`` keeps the rendered row (with the language beside it).
+
+    Any change to what the row shows changes the key, so a cached row is never
+    stale and nothing has to invalidate it. A value the row starts to show
+    belongs here too; tests/issues/test_issue_list.py checks each one.
+    """
+    cooperations = ";".join(
+        f"{c.agency_id}:{c.agency.name}:{c.status}:"
+        f"{c.assignee.display_name if c.assignee_id else ''}:{c.reply_by}"
+        for c in issue.listed_cooperations
+    )
+    return "|".join(
+        str(value)
+        for value in (
+            issue.pk,
+            issue.title,
+            issue.visibility,
+            issue.category.name if issue.category_id else "",
+            issue.lead_agency.name,
+            issue.priority,
+            issue.status,
+            issue.due_date,
+            issue.updated_at.isoformat(),
+            today,
+            cooperations,
+        )
+    )
+
+
+@register.filter
 def field_label(field: str) -> str:
     return FIELD_LABELS.get(field, field)
 
