@@ -5,7 +5,7 @@ from django.utils.functional import SimpleLazyObject
 def notifications(request: HttpRequest) -> dict:
     """The bell's unread count: issue notifications and meeting reminders.
 
-    Lazy, so pages that don't show it pay no query; two when they do. Only
+    Lazy, so pages that don't show it pay no query; one when they do. Only
     what the user may still see is counted: not even a count may hint at a
     hidden issue or meeting.
     """
@@ -14,11 +14,9 @@ def notifications(request: HttpRequest) -> dict:
         return {}
 
     def count() -> int:
-        from issues.notifications import unread_count
+        from .notifications import unread_count
 
-        from .notifications import unread_reminder_count
-
-        return unread_count(user) + unread_reminder_count(user)
+        return unread_count(user)
 
     return {"unread_notifications": SimpleLazyObject(count)}
 

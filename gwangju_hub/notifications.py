@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from agencies.http import AuthenticatedHttpRequest
+from issues import notifications as issue_notifications
 from issues.models import Issue, Notification
 from meetings.models import Meeting, ReminderNotice, ReminderPurpose
 from meetings.reminders import report_deadline
@@ -55,8 +56,11 @@ def reminder_notices_for(user) -> QuerySet[ReminderNotice]:
     ).select_related("delivery__meeting")
 
 
-def unread_reminder_count(user) -> int:
-    return reminder_notices_for(user).filter(read_at=None).count()
+def unread_count(user) -> int:
+    """The bell's number: unread issue notifications and meeting reminders the
+    user may still see, counted in one round trip (UNION ALL of their ids)."""
+    reminders = reminder_notices_for(user).filter(read_at=None).values("pk")
+    return issue_notifications.unread(user).values("pk").union(reminders, all=True).count()
 
 
 @login_required

@@ -154,12 +154,12 @@ def notify(event: Event) -> list[Notification]:
     return rows
 
 
-def unread_count(user) -> int:
+def unread(user) -> QuerySet[Notification]:
     """Unread notifications about issues the user may still see (an issue may
     have been restricted since): not even a count may hint at a hidden issue."""
     return Notification.objects.filter(
         Issue.objects.visible_through(user, "event__issue"), recipient=user, read_at=None
-    ).count()
+    )
 
 
 # --- the e-mail sweep (core.outbox) -----------------------------------------------------

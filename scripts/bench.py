@@ -120,6 +120,8 @@ they paid off. None of them caches a page; each removes a cost at its cause.
   value behind the cache's back and expects to see it.
 - **Menus in one plain query**: a model choice field's own options open a
   server-side cursor (DECLARE, FETCH, CLOSE), four round trips per menu.
+- **The bell in one round trip**: issue notifications and meeting reminders
+  are counted together (`UNION ALL` of their ids), one query on every page.
 
 Everything below the line is generated; run `make bench` to refresh it
 (`BENCH_DURATION=10 make bench` for shorter runs, `BENCH_QUICK=1` for a trial).

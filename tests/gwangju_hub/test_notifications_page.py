@@ -120,7 +120,7 @@ def test_the_bell_counts_nothing_hidden(client, bob, bob_notified):
     assert "badge" not in _bell(client)
 
 
-def test_the_bell_costs_two_queries_and_only_when_shown(rf, bob, bob_notified):
+def test_the_bell_costs_one_query_and_only_when_shown(rf, bob, bob_notified):
     from gwangju_hub.context_processors import notifications
 
     request = rf.get("/")
@@ -131,7 +131,7 @@ def test_the_bell_costs_two_queries_and_only_when_shown(rf, bob, bob_notified):
 
     with CaptureQueriesContext(connection) as queries:
         assert context["unread_notifications"] == 2
-    assert len(queries) == 2
+    assert len(queries) == 1
 
 
 # --- the page --------------------------------------------------------------------------
@@ -226,8 +226,8 @@ def test_the_page_query_count_does_not_grow(
     client.force_login(bob)
 
     # Session, user, the header's agency; reminders; issue notifications (count,
-    # page); the bell (two).
-    with django_assert_num_queries(8):
+    # page); the bell (one).
+    with django_assert_num_queries(7):
         response = client.get(reverse("notifications:list"))
 
     assert response.content.decode().count("notification-item") == 3 * size

@@ -137,5 +137,5 @@ def test_the_list_page_pays_one_query_for_the_box_however_many_searches(
     client.force_login(alice)
 
     # The list's own 10 (tests/issues/test_issue_list.py) and the saved searches.
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(10):
         client.get(reverse("issues:list"))
