@@ -59,8 +59,10 @@ def reminder_notices_for(user) -> QuerySet[ReminderNotice]:
 def unread_count(user) -> int:
     """The bell's number: unread issue notifications and meeting reminders the
     user may still see, counted in one round trip (UNION ALL of their ids)."""
-    reminders = reminder_notices_for(user).filter(read_at=None).values("pk")
-    return issue_notifications.unread(user).values("pk").union(reminders, all=True).count()
+    # order_by(): no ordering inside a UNION (SQLite refuses one).
+    reminders = reminder_notices_for(user).filter(read_at=None).order_by().values("pk")
+    issues = issue_notifications.unread(user).order_by().values("pk")
+    return issues.union(reminders, all=True).count()
 
 
 @login_required
