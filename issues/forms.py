@@ -388,15 +388,17 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
         )
 
 
-def normalized_query(data) -> str:
+def normalized_query(data, form: IssueFilterForm | None = None) -> str:
     """The list's filter parameters of ``data`` as a query string, for a saved search.
 
     Only the filter form's own keys, non-empty and understood, in the form's
     order: ``page``, the default sort and anything unknown or invalid are
     dropped; a ticked box is written ``=1`` as the links write it
-    (``following=1``), whether the form sent ``on`` or ``1``.
+    (``following=1``), whether the form sent ``on`` or ``1``. ``form``: the
+    list's own filter form of ``data``, already checked, if there is one.
     """
-    form = IssueFilterForm(data)
+    if form is None:
+        form = IssueFilterForm(data)
     form.is_valid()
     kept = []
     for name, field in IssueFilterForm.base_fields.items():

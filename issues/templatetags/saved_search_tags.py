@@ -3,7 +3,7 @@
 from django import template
 
 from issues import selectors
-from issues.forms import SavedSearchForm, normalized_query
+from issues.forms import IssueFilterForm, SavedSearchForm, normalized_query
 
 register = template.Library()
 
@@ -11,10 +11,14 @@ register = template.Library()
 @register.inclusion_tag("issues/partials/saved_searches.html", takes_context=True)
 def saved_searches_box(context) -> dict:
     request = context["request"]
+    # The list's filter form has read and checked the same query already.
+    form = context.get("form")
     return {
         "csrf_token": context.get("csrf_token"),
         "request": request,
         "searches": selectors.saved_searches(request.user),
-        "query": normalized_query(request.GET),
+        "query": normalized_query(
+            request.GET, form=form if isinstance(form, IssueFilterForm) else None
+        ),
         "save_form": SavedSearchForm(auto_id="saved-search-%s"),
     }
