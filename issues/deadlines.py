@@ -54,7 +54,7 @@ from django.utils.translation import gettext
 
 from agencies.models import Delivery, NoticeKind, Role, User
 from core import outbox
-from core.outbox import Outbox, SweepResult, email_from_templates
+from core.outbox import Outbox, SweepResult, absolute_url, email_from_templates, language_of
 from core.workdays import add_working_days, next_working_day, working_days_between
 
 from . import rules
@@ -74,7 +74,6 @@ from .services import event_record
 logger = logging.getLogger(__name__)
 
 SEOUL = ZoneInfo("Asia/Seoul")
-LEASE = outbox.LEASE
 DEFAULT_LIMIT = outbox.DEFAULT_LIMIT
 DEFAULT_BATCH_SIZE = outbox.DEFAULT_BATCH_SIZE
 
@@ -318,18 +317,12 @@ class DeadlineOutbox(Outbox[DeadlineReminder]):
     """``DeadlineReminder`` rows, each sent once; an escalation also goes on the timeline."""
 
     model = DeadlineReminder
-    due_field = "due_at"
-    sent_field = "sent_at"
     skipped_field = "skipped_at"
-    message_uuid_field = "message_uuid"
     message_id_prefix = "deadline"
     purpose_field = "purpose"
     name, names = "deadline reminder", "deadline reminders"
     logger = logger
-
-    @property
-    def lease(self) -> timedelta:
-        return LEASE  # the module's constant, read when used (tests shorten it)
+    sweep_task = "issues.tasks.send_deadline_reminders"
 
     def owed(self, now: datetime) -> QuerySet[DeadlineReminder]:
         return super().owed(now).filter(_chain_applies()).exclude(Exists(_superseded(now)))
@@ -376,18 +369,8 @@ class DeadlineOutbox(Outbox[DeadlineReminder]):
             ignore_conflicts=True,
         )
 
-    def sweep_task(self):
-        from .tasks import send_deadline_reminders
-
-        return send_deadline_reminders
-
 
 OUTBOX = DeadlineOutbox()
-
-# For /healthz and /metrics, and the admin's "retry now" and Message-ID column.
-backlog = OUTBOX.backlog
-retry_now = OUTBOX.retry_now
-message_id = OUTBOX.message_id
 
 
 def sweep(
@@ -444,13 +427,13 @@ def _compose(row: DeadlineReminder, *, at: datetime) -> EmailMessage | None:
         "issue": row.issue,
         "cooperation": row.cooperation,
         "escalated": row.step in ESCALATIONS,
-        "url": settings.SITE_URL.rstrip("/") + row.issue.get_absolute_url(),
+        "url": absolute_url(row.issue.get_absolute_url()),
     }
     template = (
         "issues/email/reply_deadline"
         if row.purpose == DeadlinePurpose.COOPERATION_REPLY
         else "issues/email/due_date"
     )
-    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+    with translation.override(language_of(user)):
         context["left"] = left_label(row.deadline, today)
         return email_from_templates(template, context, to=user.email)

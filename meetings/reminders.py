@@ -62,7 +62,7 @@ from django.utils.translation import gettext
 
 from agencies.models import Agency, Delivery, NoticeKind, Role, User
 from core import outbox
-from core.outbox import Outbox, email_from_templates
+from core.outbox import Outbox, absolute_url, email_from_templates, language_of
 from issues import rules as issue_rules
 
 from . import ics
@@ -82,9 +82,7 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 SEOUL = ZoneInfo("Asia/Seoul")
-# The sweep's settings (core.outbox); LEASE is read when used.
-LEASE = outbox.LEASE
-MAX_BACKOFF = outbox.MAX_BACKOFF
+# The sweep's settings (core.outbox).
 DEFAULT_LIMIT = outbox.DEFAULT_LIMIT
 DEFAULT_BATCH_SIZE = outbox.DEFAULT_BATCH_SIZE
 
@@ -476,17 +474,12 @@ class ReminderOutbox(Outbox[ReminderDelivery]):
     """``ReminderDelivery`` rows, each sent once; its bell notice comes with the mark."""
 
     model = ReminderDelivery
-    due_field = "due_at"
-    sent_field = "sent_at"
     message_uuid_field = "message_id"
     message_id_prefix = "reminder"
     purpose_field = "purpose"
     name, names = "reminder", "reminders"
     logger = logger
-
-    @property
-    def lease(self) -> timedelta:
-        return LEASE  # the module's constant, read when used (tests shorten it)
+    sweep_task = "meetings.tasks.send_due_reminders"
 
     def owed(self, now: datetime) -> QuerySet[ReminderDelivery]:
         return owed(now)
@@ -517,18 +510,8 @@ class ReminderOutbox(Outbox[ReminderDelivery]):
             [ReminderNotice(recipient=row.recipient, delivery=row)], ignore_conflicts=True
         )
 
-    def sweep_task(self):
-        from .tasks import send_due_reminders
-
-        return send_due_reminders
-
 
 OUTBOX = ReminderOutbox()
-
-# For /healthz and /metrics, and the admin's "retry now" and Message-ID column.
-backlog = OUTBOX.backlog
-retry_now = OUTBOX.retry_now
-message_id = OUTBOX.message_id
 
 
 def send_due(
@@ -569,10 +552,6 @@ def sweep(
 
 
 # --- the e-mail ------------------------------------------------------------------------
-
-
-def _absolute(path: str) -> str:
-    return settings.SITE_URL.rstrip("/") + path
 
 
 def _report_path(user: User, year: int) -> str:
@@ -633,11 +612,10 @@ def _compose(delivery: ReminderDelivery, *, at: datetime) -> EmailMessage | None
         ],
         "deadline": report_deadline(meeting),
         "year": year,
-        "meeting_url": _absolute(meeting.get_absolute_url()),
-        "report_url": _absolute(_report_path(user, year)),
+        "meeting_url": absolute_url(meeting.get_absolute_url()),
+        "report_url": absolute_url(_report_path(user, year)),
     }
-    language = user.preferred_language or settings.LANGUAGE_CODE
-    with translation.override(language), timezone.override(SEOUL):
+    with translation.override(language_of(user)), timezone.override(SEOUL):
         context["left"] = time_left_label(context["days"])
         message = email_from_templates(f"meetings/email/{template}", context, to=user.email)
         if delivery.purpose != ReminderPurpose.REPORT_DEADLINE:
