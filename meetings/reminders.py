@@ -289,25 +289,22 @@ def _report_audience(
     ]
 
 
+# What makes a reminder the same one: the fields of its unique constraint (reminder_once).
+_IDENTITY = ("meeting_id", "purpose", "recipient_id", "offset", "due_at")
+
+
 def _create_missing(wanted: dict[tuple, datetime], now: datetime, meeting_ids: list[int]) -> int:
+    """Create the ``wanted`` rows not there yet: {(meeting, purpose, recipient, offset): due_at}."""
     if not wanted:
         return 0
     existing = set(
-        ReminderDelivery.objects.filter(meeting_id__in=meeting_ids).values_list(
-            "meeting_id", "purpose", "recipient_id", "offset", "due_at"
-        )
+        ReminderDelivery.objects.filter(meeting_id__in=meeting_ids).values_list(*_IDENTITY)
     )
+    identities = [(*key, due_at) for key, due_at in wanted.items()]
     new = [
-        ReminderDelivery(
-            meeting_id=meeting_id,
-            purpose=purpose,
-            recipient_id=recipient_id,
-            offset=offset,
-            due_at=due_at,
-            created_at=now,
-        )
-        for (meeting_id, purpose, recipient_id, offset), due_at in wanted.items()
-        if (meeting_id, purpose, recipient_id, offset, due_at) not in existing
+        ReminderDelivery(**dict(zip(_IDENTITY, identity, strict=True)), created_at=now)
+        for identity in identities
+        if identity not in existing
     ]
     # ignore_conflicts: a concurrent sweep may have inserted some in between.
     ReminderDelivery.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
