@@ -40,7 +40,7 @@ feature do not all escalate at once). A row of an earlier step still unsent
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
@@ -53,8 +53,15 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from agencies.models import Delivery, NoticeKind, Role, User
-from core import outbox
-from core.outbox import Outbox, SweepResult, absolute_url, email_from_templates, language_of
+from core.outbox import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_LIMIT,
+    Outbox,
+    SweepResult,
+    absolute_url,
+    email_from_templates,
+    language_of,
+)
 from core.workdays import add_working_days, next_working_day, working_days_between
 
 from . import rules
@@ -74,8 +81,6 @@ from .services import event_record
 logger = logging.getLogger(__name__)
 
 SEOUL = ZoneInfo("Asia/Seoul")
-DEFAULT_LIMIT = outbox.DEFAULT_LIMIT
-DEFAULT_BATCH_SIZE = outbox.DEFAULT_BATCH_SIZE
 
 # A step whose day is further behind than this is not planned any more.
 GRACE_WORKING_DAYS = 2
@@ -388,13 +393,7 @@ def sweep(
     now = now or timezone.now()
     planned = plan(now)
     done = OUTBOX.send(now, limit=limit, batch_size=batch_size)
-    return DeadlineSweepResult(
-        sent=done.sent,
-        failed=done.failed,
-        skipped=done.skipped,
-        deferred=done.deferred,
-        planned=planned,
-    )
+    return DeadlineSweepResult(**asdict(done), planned=planned)
 
 
 # --- the e-mail ------------------------------------------------------------------------

@@ -43,8 +43,8 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import translation
 
 from agencies.models import Delivery, NoticeKind, User
-from core import outbox
-from core.outbox import Outbox, SweepResult, absolute_url, email_from_templates, language_of
+from core.outbox import Outbox, absolute_url, email_from_templates, language_of
+from core.outbox import SweepResult as SweepResult  # what deliver_due returns (the command)
 
 from . import rules
 from .models import Cooperation, Event, EventKind, Follow, Issue, Notification
@@ -79,9 +79,6 @@ def notice_kind(event: Event) -> NoticeKind:
 
 # How /healthz and /metrics name this outbox.
 PURPOSE = "notification_email"
-# The sweep's settings (core.outbox).
-DEFAULT_LIMIT = outbox.DEFAULT_LIMIT
-DEFAULT_BATCH_SIZE = outbox.DEFAULT_BATCH_SIZE
 
 
 # --- who -------------------------------------------------------------------------------
@@ -215,23 +212,8 @@ class NotificationOutbox(Outbox[Notification]):
 OUTBOX = NotificationOutbox()
 # For the ``deliver_notifications`` command's report.
 owed_count = OUTBOX.owed_count
-
-
-def deliver_due(
-    now: datetime | None = None,
-    *,
-    limit: int = DEFAULT_LIMIT,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> SweepResult:
-    """Send up to ``limit`` owed notification e-mails, ``batch_size`` claimed at a time.
-
-    What the Celery task ``issues.deliver_notifications`` and the
-    ``deliver_notifications`` command run. Safe to run at any time, as often
-    as wanted, in several processes at once. A failure frees the row for a
-    later sweep after a backoff of 2^attempts minutes (at most an hour); when
-    the SMTP server is unreachable the sweep stops at the first failure and
-    marks the rest of the batch failed with the same error. A row whose
-    recipient, at send time, is inactive, has no address or may no longer
-    read the issue is marked skipped.
-    """
-    return OUTBOX.send(now, limit=limit, batch_size=batch_size)
+# The e-mail sweep (core.outbox's, nothing to plan first): what the Celery task
+# ``issues.deliver_notifications`` and the ``deliver_notifications`` command run.
+# A row whose recipient, at send time, is inactive, has no address or may no
+# longer read the issue is marked skipped (``withheld_because``).
+deliver_due = OUTBOX.send

@@ -61,8 +61,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from agencies.models import Agency, Delivery, NoticeKind, Role, User
-from core import outbox
-from core.outbox import Outbox, absolute_url, email_from_templates, language_of
+from core.outbox import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_LIMIT,
+    Outbox,
+    absolute_url,
+    email_from_templates,
+    language_of,
+)
 from issues import rules as issue_rules
 
 from . import ics
@@ -82,9 +88,6 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 SEOUL = ZoneInfo("Asia/Seoul")
-# The sweep's settings (core.outbox).
-DEFAULT_LIMIT = outbox.DEFAULT_LIMIT
-DEFAULT_BATCH_SIZE = outbox.DEFAULT_BATCH_SIZE
 
 # Who, besides the Mayor's office and the agenda's issue owners, is reminded
 # of a meeting: these roles at each invited organization.
