@@ -42,13 +42,12 @@ Adding an outbox (say, for reminders of a cooperation request's deadline):
 
 * A row model in its app, one row per thing owed (purpose, recipient, step,
   moment) under a unique constraint, so planning twice creates it once. It
-  needs a due time (``due_field``; NULL means nothing is owed), a sent time
-  (``sent_field``), optionally a skipped time (``skipped_field``, when
-  ``withheld_because`` is used), ``claimed_until`` (DateTime, null),
-  ``attempts`` (PositiveSmallInteger, default 0), ``next_attempt_at``
-  (DateTime, null), ``last_error`` (Text, blank), a UUID for the Message-ID
-  (default ``uuid.uuid4``, not editable), and a partial index on the due time
-  where the sent time is NULL.
+  inherits :class:`core.models.OutboxRow` (the sweep's lease, attempts,
+  backoff and last error) and adds a due time (``due_field``; NULL means
+  nothing is owed), a sent time (``sent_field``), optionally a skipped time
+  (``skipped_field``, when ``withheld_because`` is used), a UUID for the
+  Message-ID (default ``uuid.uuid4``, not editable), and a partial index on
+  the due time where the sent time is NULL.
 * A subclass of :class:`Outbox` naming those fields, ``purpose`` (or
   ``purpose_field``), ``message_id_prefix``, ``name``/``names`` and
   ``logger``, and implementing ``compose``; usually also ``owed`` (what is
