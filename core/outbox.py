@@ -42,19 +42,19 @@ Adding an outbox (say, for reminders of a cooperation request's deadline):
 
 * A row model in its app, one row per thing owed (purpose, recipient, step,
   moment) under a unique constraint, so planning twice creates it once. It
-  needs a due time (``due_field``; NULL means nothing is owed), a sent time
-  (``sent_field``), optionally a skipped time (``skipped_field``, when
-  ``withheld_because`` is used), ``claimed_until`` (DateTime, null),
-  ``attempts`` (PositiveSmallInteger, default 0), ``next_attempt_at``
-  (DateTime, null), ``last_error`` (Text, blank), a UUID for the Message-ID
-  (default ``uuid.uuid4``, not editable), and a partial index on the due time
-  where the sent time is NULL.
+  inherits :class:`core.models.OutboxRow` (the sweep's lease, attempts,
+  backoff and last error) and adds a due time (``due_field``; NULL means
+  nothing is owed), a sent time (``sent_field``), optionally a skipped time
+  (``skipped_field``, when ``withheld_because`` is used), a UUID for the
+  Message-ID (default ``uuid.uuid4``, not editable), and a partial index on
+  the due time where the sent time is NULL.
 * A subclass of :class:`Outbox` naming those fields, ``purpose`` (or
   ``purpose_field``), ``message_id_prefix``, ``name``/``names`` and
   ``logger``, and implementing ``compose``; usually also ``owed`` (what is
   still worth sending, checked in the claim query itself), ``with_relations``
-  (what ``compose`` reads, in a constant number of queries), ``on_sent`` and
-  ``sweep_task``. Keep one instance in the module (``OUTBOX``).
+  (what ``compose`` reads, in a constant number of queries) and ``on_sent``;
+  and ``sweep_task``, the dotted path of its Celery task. Keep one instance
+  in the module (``OUTBOX``).
 * Something that writes the rows (``bulk_create(..., ignore_conflicts=True)``
   in the change's transaction, or a planning step before ``send``), a
   Celery task and a beat entry that run the sweep, a :class:`SweepCommand`
@@ -65,10 +65,11 @@ For example (the names are made up)::
 
     class DueDateReminders(Outbox[DueDateReminder]):
         model = DueDateReminder
-        due_field, sent_field, skipped_field = "due_at", "sent_at", "skipped_at"
-        message_uuid_field, message_id_prefix = "message_uuid", "due-date"
+        skipped_field = "skipped_at"  # due_at, sent_at, message_uuid: the defaults
+        message_id_prefix = "due-date"
         purpose = "due_date"
         name, names, logger = "due-date reminder", "due-date reminders", logger
+        sweep_task = "issues.tasks.send_due_date_reminders"
 
         def owed(self, now):
             return super().owed(now).filter(issue__resolved_at=None, recipient__is_active=True)
@@ -78,7 +79,7 @@ For example (the names are made up)::
 
         def compose(self, row, *, at):
             user = row.recipient
-            with translation.override(user.preferred_language or "ko"):
+            with translation.override(language_of(user)):
                 return email_from_templates("issues/email/due", {"row": row}, to=user.email)
 
     OUTBOX = DueDateReminders()  # a task runs OUTBOX.send()
@@ -109,6 +110,7 @@ from django.db import models, transaction
 from django.db.models import Count, F, Min, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from . import metrics
 from .broker import enqueue_on_commit
@@ -171,6 +173,16 @@ def email_from_templates(template: str, context: dict[str, Any], *, to: str) -> 
     return EmailMessage(" ".join(subject.split()), body, settings.DEFAULT_FROM_EMAIL, [to])
 
 
+def language_of(user: Any) -> str:
+    """The language of a mail to ``user``: the one they chose, else the site's."""
+    return user.preferred_language or settings.LANGUAGE_CODE
+
+
+def absolute_url(path: str) -> str:
+    """``path`` as a link for a mail: mails are read outside the site."""
+    return settings.SITE_URL.rstrip("/") + path
+
+
 class Outbox(Generic[Row]):
     """One kind of owed message: its row model, how to compose it, when it is still owed.
 
@@ -179,10 +191,11 @@ class Outbox(Generic[Row]):
     """
 
     model: type[Row]
-    due_field: str  # when the row's message is due; NULL: none is owed
-    sent_field: str  # when the SMTP server accepted it
+    # The row's columns, by the names most outboxes use.
+    due_field: str = "due_at"  # when the row's message is due; NULL: none is owed
+    sent_field: str = "sent_at"  # when the SMTP server accepted it
     skipped_field: str | None = None  # when it was withheld for good (``withheld_because``)
-    message_uuid_field: str  # a UUID fixed at creation, for the Message-ID
+    message_uuid_field: str = "message_uuid"  # a UUID fixed at creation, for the Message-ID
     message_id_prefix: str  # "<{prefix}.{uuid}@domain>"
     # The label of /metrics and /healthz: one for the whole outbox, or a column per row.
     purpose: str = ""
@@ -190,9 +203,12 @@ class Outbox(Generic[Row]):
     name: str  # one row in log lines: "notification"
     names: str  # several: "notification mails"
     logger: ClassVar[logging.Logger] = logging.getLogger(__name__)
-    # Read where used, so a subclass may make them properties of its module's constants.
+    # Read where used, so a test may shorten them on the outbox's instance.
     lease: timedelta = LEASE
     max_backoff: timedelta = MAX_BACKOFF
+    # The Celery task that runs this outbox's sweep (queued by ``retry_now``), as a
+    # dotted path: the app's tasks module imports the outbox, not the reverse.
+    sweep_task: str
 
     # --- hooks -------------------------------------------------------------------------
 
@@ -239,10 +255,6 @@ class Outbox(Generic[Row]):
         """The expression of when a row began to wait, for the backlog's age."""
         return F(self.due_field)
 
-    def sweep_task(self) -> Any:
-        """The Celery task that runs this outbox's sweep (queued by ``retry_now``)."""
-        raise NotImplementedError
-
     # --- what is owed ------------------------------------------------------------------
 
     def unfinished(self) -> QuerySet[Row]:
@@ -286,7 +298,7 @@ class Outbox(Generic[Row]):
         """
         count = self.unfinished().filter(pk__in=rows.values("pk")).update(next_attempt_at=None)
         if count:
-            enqueue_on_commit(self.sweep_task())
+            enqueue_on_commit(import_string(self.sweep_task))
         return count
 
     def message_id(self, row: Row) -> str:

@@ -16,6 +16,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .models import BOOKKEEPING
 from .outbox import Outbox
 
 
@@ -26,6 +27,15 @@ class OutboxAdmin(admin.ModelAdmin):
     readonly_fields = ("message_id_header",)
     show_full_result_count = False  # outboxes grow large; counting them is slow
     actions = ["retry_now"]
+
+    def get_fields(self, request, obj=None) -> list[str]:
+        """What the row is about, then the sweep's bookkeeping (``OutboxRow``'s fields,
+        which Django puts first), then the Message-ID."""
+
+        def place(name: str) -> int:
+            return (name in BOOKKEEPING) + 2 * (name in self.readonly_fields)
+
+        return sorted(super().get_fields(request, obj), key=place)
 
     def has_add_permission(self, request) -> bool:
         return False

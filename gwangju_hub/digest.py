@@ -53,7 +53,7 @@ from django.utils import timezone, translation
 from django.utils.text import Truncator
 
 from agencies.models import Delivery, Role, User
-from core.outbox import Outbox, SweepResult
+from core.outbox import Outbox, SweepResult, absolute_url
 from core.workdays import add_working_days, is_working_day
 from issues import rules as issue_rules
 from issues import selectors as issue_selectors
@@ -412,15 +412,11 @@ def still_readable(person: User, content: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _absolute(path: str) -> str:
-    return settings.SITE_URL.rstrip("/") + path
-
-
 def _context(person: User, day: date, content: dict[str, Any]) -> dict[str, Any]:
     """The template's view of ``content``: dates as dates, links absolute."""
 
     def issue_url(item):
-        return _absolute(reverse("issues:detail", args=[item["issue"]]))
+        return absolute_url(reverse("issues:detail", args=[item["issue"]]))
 
     sections = {
         name: dict(content[name]) for name in ("awaiting", "due", "news") if name in content
@@ -442,14 +438,14 @@ def _context(person: User, day: date, content: dict[str, Any]) -> dict[str, Any]
         {
             **meeting,
             "starts_at": datetime.fromisoformat(meeting["starts_at"]),
-            "url": _absolute(reverse("meetings:detail", args=[meeting["meeting"]])),
+            "url": absolute_url(reverse("meetings:detail", args=[meeting["meeting"]])),
         }
         for meeting in content.get("meetings", [])
     ]
     searches = [
         {
             **search,
-            "url": _absolute(reverse("issues:list") + "?" + search["query"]),
+            "url": absolute_url(reverse("issues:list") + "?" + search["query"]),
             "issues": [{**issue, "url": issue_url(issue)} for issue in search["issues"]],
         }
         for search in content.get("searches", [])
@@ -461,10 +457,10 @@ def _context(person: User, day: date, content: dict[str, Any]) -> dict[str, Any]
         "meetings": meetings,
         "searches": searches,
         "links": {
-            "waiting": _absolute(reverse("issues:list") + "?waiting=1"),
-            "mine": _absolute(reverse("issues:list") + "?mine=1&overdue=1"),
-            "notifications": _absolute(reverse("notifications:list")),
-            "settings": _absolute("/accounts/settings/"),
+            "waiting": absolute_url(reverse("issues:list") + "?waiting=1"),
+            "mine": absolute_url(reverse("issues:list") + "?mine=1&overdue=1"),
+            "notifications": absolute_url(reverse("notifications:list")),
+            "settings": absolute_url("/accounts/settings/"),
         },
     }
 
@@ -499,11 +495,12 @@ class DigestOutbox(Outbox[DigestDelivery]):
     """``DigestDelivery`` rows: one mail per person per working day."""
 
     model = DigestDelivery
-    due_field, sent_field, skipped_field = "due_at", "sent_at", "skipped_at"
-    message_uuid_field, message_id_prefix = "message_uuid", "digest"
+    skipped_field = "skipped_at"
+    message_id_prefix = "digest"
     purpose = "digest"
     name, names = "digest", "digests"
     logger = logger
+    sweep_task = "gwangju_hub.tasks.send_digests"
 
     def with_relations(self, rows: QuerySet[DigestDelivery]) -> QuerySet[DigestDelivery]:
         return rows.select_related("recipient__agency")
@@ -514,16 +511,8 @@ class DigestOutbox(Outbox[DigestDelivery]):
     def compose(self, row: DigestDelivery, *, at: datetime) -> EmailMessage | None:
         return compose(row.recipient, row.day, row.content)
 
-    def sweep_task(self):
-        from .tasks import send_digests
-
-        return send_digests
-
 
 OUTBOX = DigestOutbox()
-backlog = OUTBOX.backlog
-retry_now = OUTBOX.retry_now
-message_id = OUTBOX.message_id
 
 
 def run(

@@ -10,8 +10,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.models import OutboxRow
 
-class DigestDelivery(models.Model):
+
+class DigestDelivery(OutboxRow):
     """One person's daily digest (업무 요약) of one working day: planned once, sent once.
 
     ``content`` is what the digest says, worked out when the day's digests
@@ -34,7 +36,7 @@ class DigestDelivery(models.Model):
     due_at = models.DateTimeField(_("due"))
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     skipped_at = models.DateTimeField(_("skipped"), null=True, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
+    # OutboxRow's, with the translated labels this model's admin has always shown.
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)

@@ -9,6 +9,8 @@ since the notification was created.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, QuerySet, Value, When
@@ -91,26 +93,30 @@ def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
+Notice = TypeVar("Notice", Notification, ReminderNotice)
+
+
+def _open(notices: QuerySet[Notice], pk: int) -> Notice:
+    """The user's notice ``pk`` among ``notices``, marked read (404 if not theirs)."""
+    notice = get_object_or_404(notices, pk=pk)
+    if notice.read_at is None:
+        notice.read_at = timezone.now()
+        notice.save(update_fields=["read_at"])
+    return notice
+
+
 @login_required
 @require_GET
 def notification_open(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Mark an issue notification read and go to its issue."""
-    notification = get_object_or_404(issue_notifications_for(request.user), pk=pk)
-    if notification.read_at is None:
-        notification.read_at = timezone.now()
-        notification.save(update_fields=["read_at"])
-    return redirect(notification.event.issue)
+    return redirect(_open(issue_notifications_for(request.user), pk).event.issue)
 
 
 @login_required
 @require_GET
 def reminder_open(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Mark a reminder notice read and go to its meeting."""
-    notice = get_object_or_404(reminder_notices_for(request.user), pk=pk)
-    if notice.read_at is None:
-        notice.read_at = timezone.now()
-        notice.save(update_fields=["read_at"])
-    return redirect(notice.delivery.meeting)
+    return redirect(_open(reminder_notices_for(request.user), pk).delivery.meeting)
 
 
 @login_required

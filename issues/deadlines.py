@@ -40,7 +40,7 @@ feature do not all escalate at once). A row of an earlier step still unsent
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
@@ -53,8 +53,15 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from agencies.models import Delivery, NoticeKind, Role, User
-from core import outbox
-from core.outbox import Outbox, SweepResult, email_from_templates
+from core.outbox import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_LIMIT,
+    Outbox,
+    SweepResult,
+    absolute_url,
+    email_from_templates,
+    language_of,
+)
 from core.workdays import add_working_days, next_working_day, working_days_between
 
 from . import rules
@@ -74,9 +81,6 @@ from .services import event_record
 logger = logging.getLogger(__name__)
 
 SEOUL = ZoneInfo("Asia/Seoul")
-LEASE = outbox.LEASE
-DEFAULT_LIMIT = outbox.DEFAULT_LIMIT
-DEFAULT_BATCH_SIZE = outbox.DEFAULT_BATCH_SIZE
 
 # A step whose day is further behind than this is not planned any more.
 GRACE_WORKING_DAYS = 2
@@ -318,18 +322,12 @@ class DeadlineOutbox(Outbox[DeadlineReminder]):
     """``DeadlineReminder`` rows, each sent once; an escalation also goes on the timeline."""
 
     model = DeadlineReminder
-    due_field = "due_at"
-    sent_field = "sent_at"
     skipped_field = "skipped_at"
-    message_uuid_field = "message_uuid"
     message_id_prefix = "deadline"
     purpose_field = "purpose"
     name, names = "deadline reminder", "deadline reminders"
     logger = logger
-
-    @property
-    def lease(self) -> timedelta:
-        return LEASE  # the module's constant, read when used (tests shorten it)
+    sweep_task = "issues.tasks.send_deadline_reminders"
 
     def owed(self, now: datetime) -> QuerySet[DeadlineReminder]:
         return super().owed(now).filter(_chain_applies()).exclude(Exists(_superseded(now)))
@@ -376,18 +374,8 @@ class DeadlineOutbox(Outbox[DeadlineReminder]):
             ignore_conflicts=True,
         )
 
-    def sweep_task(self):
-        from .tasks import send_deadline_reminders
-
-        return send_deadline_reminders
-
 
 OUTBOX = DeadlineOutbox()
-
-# For /healthz and /metrics, and the admin's "retry now" and Message-ID column.
-backlog = OUTBOX.backlog
-retry_now = OUTBOX.retry_now
-message_id = OUTBOX.message_id
 
 
 def sweep(
@@ -405,13 +393,7 @@ def sweep(
     now = now or timezone.now()
     planned = plan(now)
     done = OUTBOX.send(now, limit=limit, batch_size=batch_size)
-    return DeadlineSweepResult(
-        sent=done.sent,
-        failed=done.failed,
-        skipped=done.skipped,
-        deferred=done.deferred,
-        planned=planned,
-    )
+    return DeadlineSweepResult(**asdict(done), planned=planned)
 
 
 # --- the e-mail ------------------------------------------------------------------------
@@ -444,13 +426,13 @@ def _compose(row: DeadlineReminder, *, at: datetime) -> EmailMessage | None:
         "issue": row.issue,
         "cooperation": row.cooperation,
         "escalated": row.step in ESCALATIONS,
-        "url": settings.SITE_URL.rstrip("/") + row.issue.get_absolute_url(),
+        "url": absolute_url(row.issue.get_absolute_url()),
     }
     template = (
         "issues/email/reply_deadline"
         if row.purpose == DeadlinePurpose.COOPERATION_REPLY
         else "issues/email/due_date"
     )
-    with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+    with translation.override(language_of(user)):
         context["left"] = left_label(row.deadline, today)
         return email_from_templates(template, context, to=user.email)

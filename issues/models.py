@@ -14,6 +14,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency, Delivery
+from core.models import OutboxRow
 from core.workdays import add_working_days
 
 
@@ -434,7 +435,7 @@ class Event(models.Model):
         return f"#{self.issue_id} {self.kind}"
 
 
-class Notification(models.Model):
+class Notification(OutboxRow):
     """An in-app notification: one event, one recipient; and the e-mail owed for it.
 
     Created in the same transaction as the change it reports (see
@@ -462,10 +463,6 @@ class Notification(models.Model):
     email_due_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
     email_skipped_at = models.DateTimeField(null=True, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     # The Message-ID's unique part, fixed at creation: a mail sent again after
     # a crash (accepted by SMTP, not yet marked sent) is the same message, and
     # mail clients fold the two.
@@ -510,7 +507,7 @@ class DeadlineStep(models.TextChoices):
     HEAD = "head", _("Escalated to the head")
 
 
-class DeadlineReminder(models.Model):
+class DeadlineReminder(OutboxRow):
     """One reminder of a deadline owed to one person: an outbox row (core.outbox).
 
     Planned by the sweep of ``issues.deadlines`` when its step's working day
@@ -540,10 +537,6 @@ class DeadlineReminder(models.Model):
     due_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
     skipped_at = models.DateTimeField(null=True, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     message_uuid = models.UUIDField(default=uuid.uuid4, editable=False)
 
     class Meta:

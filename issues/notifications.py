@@ -36,16 +36,15 @@ who, at send time, is inactive or may not read the issue.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import translation
 
 from agencies.models import Delivery, NoticeKind, User
-from core import outbox
-from core.outbox import Outbox, SweepResult, email_from_templates
+from core.outbox import Outbox, absolute_url, email_from_templates, language_of
+from core.outbox import SweepResult as SweepResult  # what deliver_due returns (the command)
 
 from . import rules
 from .models import Cooperation, Event, EventKind, Follow, Issue, Notification
@@ -80,11 +79,6 @@ def notice_kind(event: Event) -> NoticeKind:
 
 # How /healthz and /metrics name this outbox.
 PURPOSE = "notification_email"
-# The sweep's settings (core.outbox); LEASE is read when used.
-LEASE = outbox.LEASE
-MAX_BACKOFF = outbox.MAX_BACKOFF
-DEFAULT_LIMIT = outbox.DEFAULT_LIMIT
-DEFAULT_BATCH_SIZE = outbox.DEFAULT_BATCH_SIZE
 
 
 # --- who -------------------------------------------------------------------------------
@@ -172,15 +166,11 @@ class NotificationOutbox(Outbox[Notification]):
     due_field = "email_due_at"
     sent_field = "emailed_at"
     skipped_field = "email_skipped_at"
-    message_uuid_field = "message_uuid"
     message_id_prefix = "notification"
     purpose = PURPOSE
     name, names = "notification", "notification mails"
     logger = logger
-
-    @property
-    def lease(self) -> timedelta:
-        return LEASE  # the module's constant, read when used (tests shorten it)
+    sweep_task = "issues.tasks.deliver_notifications"
 
     def with_relations(self, rows: QuerySet[Notification]) -> QuerySet[Notification]:
         return rows.select_related(
@@ -213,41 +203,17 @@ class NotificationOutbox(Outbox[Notification]):
             "user": user,
             "event": event,
             "issue": event.issue,
-            "url": settings.SITE_URL.rstrip("/") + event.issue.get_absolute_url(),
+            "url": absolute_url(event.issue.get_absolute_url()),
         }
-        with translation.override(user.preferred_language or settings.LANGUAGE_CODE):
+        with translation.override(language_of(user)):
             return email_from_templates("issues/email/notification", context, to=user.email)
-
-    def sweep_task(self):
-        from .tasks import deliver_notifications
-
-        return deliver_notifications
 
 
 OUTBOX = NotificationOutbox()
-
-# For /healthz and /metrics; the admin's "retry now" and Message-ID column; the command.
-backlog = OUTBOX.backlog
-retry_now = OUTBOX.retry_now
-message_id = OUTBOX.message_id
+# For the ``deliver_notifications`` command's report.
 owed_count = OUTBOX.owed_count
-
-
-def deliver_due(
-    now: datetime | None = None,
-    *,
-    limit: int = DEFAULT_LIMIT,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> SweepResult:
-    """Send up to ``limit`` owed notification e-mails, ``batch_size`` claimed at a time.
-
-    What the Celery task ``issues.deliver_notifications`` and the
-    ``deliver_notifications`` command run. Safe to run at any time, as often
-    as wanted, in several processes at once. A failure frees the row for a
-    later sweep after a backoff of 2^attempts minutes (at most an hour); when
-    the SMTP server is unreachable the sweep stops at the first failure and
-    marks the rest of the batch failed with the same error. A row whose
-    recipient, at send time, is inactive, has no address or may no longer
-    read the issue is marked skipped.
-    """
-    return OUTBOX.send(now, limit=limit, batch_size=batch_size)
+# The e-mail sweep (core.outbox's, nothing to plan first): what the Celery task
+# ``issues.deliver_notifications`` and the ``deliver_notifications`` command run.
+# A row whose recipient, at send time, is inactive, has no address or may no
+# longer read the issue is marked skipped (``withheld_because``).
+deliver_due = OUTBOX.send

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import date, datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -91,6 +91,16 @@ def event_record(issue: Issue, actor, kind: str, *, notify: bool = False, **fiel
     if notify:
         notify_event(event)
     return event
+
+
+def _record_part_change(
+    issue: Issue, actor, kind: str, *, at: datetime | None = None, **fields
+) -> Event:
+    """Record a change to a part of ``issue`` (a cooperation, a comment, a file) on its
+    timeline, and count the issue as updated ``at`` that moment (default: now), so the
+    lists, ordered by last update, bring it up."""
+    Issue.objects.filter(pk=issue.pk).update(updated_at=at or timezone.now())
+    return event_record(issue, actor, kind, **fields)
 
 
 def _names(obj) -> dict[str, str] | None:
@@ -390,8 +400,7 @@ def cooperation_answer(
         locked.answered_at = timezone.now()
         locked.full_clean()
         locked.save()
-        Issue.objects.filter(pk=locked.issue_id).update(updated_at=timezone.now())
-        event_record(
+        _record_part_change(
             locked.issue,
             actor,
             EventKind.COOPERATION_ANSWERED,
@@ -464,8 +473,7 @@ def cooperation_update(
         if not changes:
             return locked
         locked.save(update_fields=["assignee", "reply_by"])
-        Issue.objects.filter(pk=locked.issue_id).update(updated_at=timezone.now())
-        event_record(
+        _record_part_change(
             locked.issue,
             actor,
             EventKind.COOPERATION_UPDATED,
@@ -486,8 +494,9 @@ def comment_create(*, issue: Issue, actor, body: str) -> Comment:
         comment = Comment(issue=issue, author=actor, body=body)
         comment.full_clean()
         comment.save()
-        Issue.objects.filter(pk=issue.pk).update(updated_at=comment.created_at)
-        event_record(issue, actor, EventKind.COMMENT, comment=comment, notify=True)
+        _record_part_change(
+            issue, actor, EventKind.COMMENT, at=comment.created_at, comment=comment, notify=True
+        )
         follow_automatically(user=actor, issue=issue, source=FollowSource.COMMENTED)
     return comment
 
@@ -524,8 +533,9 @@ def attachment_add(*, issue: Issue, actor, uploaded_file) -> Attachment:
     try:
         with transaction.atomic():
             attachment.save()
-            Issue.objects.filter(pk=issue.pk).update(updated_at=attachment.created_at)
-            event_record(issue, actor, EventKind.ATTACHMENT, attachment=attachment)
+            _record_part_change(
+                issue, actor, EventKind.ATTACHMENT, at=attachment.created_at, attachment=attachment
+            )
     except Exception:
         attachment.file.delete(save=False)  # no row points at it: don't leave an orphan
         raise

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency
+from core.models import OutboxRow
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -254,7 +255,7 @@ class ReminderPurpose(models.TextChoices):
     CANCELLATION = "cancellation", _("Cancellation notice")
 
 
-class ReminderDelivery(models.Model):
+class ReminderDelivery(OutboxRow):
     """One reminder to one person: created when due, claimed, sent once.
 
     The unique constraint is the real guard against duplicates (two beats,
@@ -273,10 +274,6 @@ class ReminderDelivery(models.Model):
     offset = models.DurationField(help_text=_("How long before the moment it is about."))
     due_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # A random UUID rather than one derived from the primary key: a restored
     # backup or a staging database reuses primary keys, never these.

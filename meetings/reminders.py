@@ -61,8 +61,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from agencies.models import Agency, Delivery, NoticeKind, Role, User
-from core import outbox
-from core.outbox import Outbox, email_from_templates
+from core.outbox import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_LIMIT,
+    Outbox,
+    absolute_url,
+    email_from_templates,
+    language_of,
+)
 from issues import rules as issue_rules
 
 from . import ics
@@ -82,11 +88,6 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 SEOUL = ZoneInfo("Asia/Seoul")
-# The sweep's settings (core.outbox); LEASE is read when used.
-LEASE = outbox.LEASE
-MAX_BACKOFF = outbox.MAX_BACKOFF
-DEFAULT_LIMIT = outbox.DEFAULT_LIMIT
-DEFAULT_BATCH_SIZE = outbox.DEFAULT_BATCH_SIZE
 
 # Who, besides the Mayor's office and the agenda's issue owners, is reminded
 # of a meeting: these roles at each invited organization.
@@ -291,25 +292,22 @@ def _report_audience(
     ]
 
 
+# What makes a reminder the same one: the fields of its unique constraint (reminder_once).
+_IDENTITY = ("meeting_id", "purpose", "recipient_id", "offset", "due_at")
+
+
 def _create_missing(wanted: dict[tuple, datetime], now: datetime, meeting_ids: list[int]) -> int:
+    """Create the ``wanted`` rows not there yet: {(meeting, purpose, recipient, offset): due_at}."""
     if not wanted:
         return 0
     existing = set(
-        ReminderDelivery.objects.filter(meeting_id__in=meeting_ids).values_list(
-            "meeting_id", "purpose", "recipient_id", "offset", "due_at"
-        )
+        ReminderDelivery.objects.filter(meeting_id__in=meeting_ids).values_list(*_IDENTITY)
     )
+    identities = [(*key, due_at) for key, due_at in wanted.items()]
     new = [
-        ReminderDelivery(
-            meeting_id=meeting_id,
-            purpose=purpose,
-            recipient_id=recipient_id,
-            offset=offset,
-            due_at=due_at,
-            created_at=now,
-        )
-        for (meeting_id, purpose, recipient_id, offset), due_at in wanted.items()
-        if (meeting_id, purpose, recipient_id, offset, due_at) not in existing
+        ReminderDelivery(**dict(zip(_IDENTITY, identity, strict=True)), created_at=now)
+        for identity in identities
+        if identity not in existing
     ]
     # ignore_conflicts: a concurrent sweep may have inserted some in between.
     ReminderDelivery.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
@@ -476,17 +474,12 @@ class ReminderOutbox(Outbox[ReminderDelivery]):
     """``ReminderDelivery`` rows, each sent once; its bell notice comes with the mark."""
 
     model = ReminderDelivery
-    due_field = "due_at"
-    sent_field = "sent_at"
     message_uuid_field = "message_id"
     message_id_prefix = "reminder"
     purpose_field = "purpose"
     name, names = "reminder", "reminders"
     logger = logger
-
-    @property
-    def lease(self) -> timedelta:
-        return LEASE  # the module's constant, read when used (tests shorten it)
+    sweep_task = "meetings.tasks.send_due_reminders"
 
     def owed(self, now: datetime) -> QuerySet[ReminderDelivery]:
         return owed(now)
@@ -517,18 +510,8 @@ class ReminderOutbox(Outbox[ReminderDelivery]):
             [ReminderNotice(recipient=row.recipient, delivery=row)], ignore_conflicts=True
         )
 
-    def sweep_task(self):
-        from .tasks import send_due_reminders
-
-        return send_due_reminders
-
 
 OUTBOX = ReminderOutbox()
-
-# For /healthz and /metrics, and the admin's "retry now" and Message-ID column.
-backlog = OUTBOX.backlog
-retry_now = OUTBOX.retry_now
-message_id = OUTBOX.message_id
 
 
 def send_due(
@@ -569,10 +552,6 @@ def sweep(
 
 
 # --- the e-mail ------------------------------------------------------------------------
-
-
-def _absolute(path: str) -> str:
-    return settings.SITE_URL.rstrip("/") + path
 
 
 def _report_path(user: User, year: int) -> str:
@@ -633,11 +612,10 @@ def _compose(delivery: ReminderDelivery, *, at: datetime) -> EmailMessage | None
         ],
         "deadline": report_deadline(meeting),
         "year": year,
-        "meeting_url": _absolute(meeting.get_absolute_url()),
-        "report_url": _absolute(_report_path(user, year)),
+        "meeting_url": absolute_url(meeting.get_absolute_url()),
+        "report_url": absolute_url(_report_path(user, year)),
     }
-    language = user.preferred_language or settings.LANGUAGE_CODE
-    with translation.override(language), timezone.override(SEOUL):
+    with translation.override(language_of(user)), timezone.override(SEOUL):
         context["left"] = time_left_label(context["days"])
         message = email_from_templates(f"meetings/email/{template}", context, to=user.email)
         if delivery.purpose != ReminderPurpose.REPORT_DEADLINE:

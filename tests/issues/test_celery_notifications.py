@@ -62,7 +62,9 @@ def test_a_comment_is_mailed_by_the_worker_after_commit(
 
     assert [message.to for message in mail.outbox] == [[alice.email]]
     assert "주간 보고 부탁드립니다." in mail.outbox[0].body
-    assert mail.outbox[0].extra_headers["Message-ID"] == notifications.message_id(notification)
+    assert mail.outbox[0].extra_headers["Message-ID"] == notifications.OUTBOX.message_id(
+        notification
+    )
     notification.refresh_from_db()
     assert notification.event.comment.body == "주간 보고 부탁드립니다."
     assert notification.emailed_at is not None

@@ -111,7 +111,7 @@ def test_smtp_down_then_up_is_retried_with_backoff_and_delivered_once(
 
     [envelope] = handler.envelopes
     assert envelope.rcpt_tos == [bob.email]
-    assert _message_ids(handler.envelopes) == [notifications.message_id(row)]
+    assert _message_ids(handler.envelopes) == [notifications.OUTBOX.message_id(row)]
     row.refresh_from_db()
     assert row.emailed_at == T + 6 * MINUTE
     assert row.attempts == 3
@@ -191,19 +191,19 @@ def test_a_crash_after_the_server_accepted_resends_the_same_message(
 
     assert len(smtp_server.envelopes) == 1  # accepted, but never marked sent
     row.refresh_from_db()
-    assert (row.emailed_at, row.claimed_until) == (None, T + notifications.LEASE)
+    assert (row.emailed_at, row.claimed_until) == (None, T + notifications.OUTBOX.lease)
 
     # Another sweep leaves it alone while the lease runs, then sends it again...
     assert _sweep_at(clock, T + 5 * MINUTE) == SweepResult()
-    assert _sweep_at(clock, T + notifications.LEASE) == SweepResult(sent=1)
-    assert _sweep_at(clock, T + notifications.LEASE + MINUTE) == SweepResult()
+    assert _sweep_at(clock, T + notifications.OUTBOX.lease) == SweepResult(sent=1)
+    assert _sweep_at(clock, T + notifications.OUTBOX.lease + MINUTE) == SweepResult()
 
     # ...as the same message: mail clients show it once.
     assert [e.rcpt_tos for e in smtp_server.envelopes] == [[bob.email], [bob.email]]
     first, second = _message_ids(smtp_server.envelopes)
-    assert first == second == notifications.message_id(row)
+    assert first == second == notifications.OUTBOX.message_id(row)
     row.refresh_from_db()
-    assert row.emailed_at == T + notifications.LEASE
+    assert row.emailed_at == T + notifications.OUTBOX.lease
     assert row.attempts == 2
 
 
@@ -213,13 +213,13 @@ def test_a_claim_left_by_a_killed_sweep_is_taken_over_once_its_lease_expires(
 ):
     _request(alice, agency_a, agency_b)
     # A sweep claimed the row, then its worker was killed before the mail went out.
-    Notification.objects.update(claimed_until=T + notifications.LEASE, attempts=1)
+    Notification.objects.update(claimed_until=T + notifications.OUTBOX.lease, attempts=1)
 
     assert _sweep_at(clock, T + 5 * MINUTE) == SweepResult()
-    assert _sweep_at(clock, T + notifications.LEASE - timedelta(seconds=1)) == SweepResult()
+    assert _sweep_at(clock, T + notifications.OUTBOX.lease - timedelta(seconds=1)) == SweepResult()
     assert mailoutbox == []
 
-    assert _sweep_at(clock, T + notifications.LEASE) == SweepResult(sent=1)
+    assert _sweep_at(clock, T + notifications.OUTBOX.lease) == SweepResult(sent=1)
     assert _sweep_at(clock, T + 30 * MINUTE) == SweepResult()
     assert [message.to for message in mailoutbox] == [[bob.email]]
     assert Notification.objects.get().attempts == 2
@@ -232,7 +232,7 @@ def test_a_sweep_stops_before_its_lease_could_run_out_and_gives_the_rest_back(
     UserFactory(username="bora", agency=agency_b)
     settings.EMAIL_TIMEOUT = 5
     # Shorter than the margin kept for one slow SMTP exchange: nothing may be sent.
-    monkeypatch.setattr(notifications, "LEASE", timedelta(seconds=10))
+    monkeypatch.setattr(notifications.OUTBOX, "lease", timedelta(seconds=10))
     _request(alice, agency_a, agency_b)
 
     assert _sweep_at(clock, T) == SweepResult(deferred=2)
@@ -333,12 +333,12 @@ def test_each_notification_has_its_own_message_id_which_never_changes(
     _request(alice, agency_a, agency_b)
 
     first, second = Notification.objects.all()
-    ids = [notifications.message_id(row) for row in (first, second)]
+    ids = [notifications.OUTBOX.message_id(row) for row in (first, second)]
 
     assert ids[0] != ids[1]
     for row, message_id in zip((first, second), ids, strict=True):
         assert re.fullmatch(r"<notification\.[0-9a-f]{32}@hub\.gwangju\.example>", message_id)
-        assert notifications.message_id(Notification.objects.get(pk=row.pk)) == message_id
+        assert notifications.OUTBOX.message_id(Notification.objects.get(pk=row.pk)) == message_id
 
 
 # --- parallel sweeps in separate processes -------------------------------------------------

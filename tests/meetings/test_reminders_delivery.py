@@ -151,7 +151,7 @@ def test_a_claim_left_by_a_killed_sweep_is_taken_over_once_its_lease_expires(
     clock(T - 7 * DAY)
     reminders.plan_reminders(timezone.now())
     # A sweep claimed the row, then its worker was killed before the mail went out.
-    ReminderDelivery.objects.update(claimed_until=T - 7 * DAY + reminders.LEASE, attempts=1)
+    ReminderDelivery.objects.update(claimed_until=T - 7 * DAY + reminders.OUTBOX.lease, attempts=1)
 
     assert _sweep_at(clock, T - 7 * DAY + 5 * MINUTE) == SweepResult()
     assert _sweep_at(clock, T - 7 * DAY + 10 * MINUTE - timedelta(seconds=1)) == SweepResult()
@@ -169,7 +169,7 @@ def test_a_sweep_stops_before_its_lease_could_run_out_and_gives_the_rest_back(
 ):
     settings.EMAIL_TIMEOUT = 5
     # Shorter than the margin kept for one slow SMTP exchange: nothing may be sent.
-    monkeypatch.setattr(reminders, "LEASE", timedelta(seconds=10))
+    monkeypatch.setattr(reminders.OUTBOX, "lease", timedelta(seconds=10))
 
     assert _sweep_at(clock, T - 7 * DAY) == SweepResult(planned=2, skipped=2)
 
@@ -394,7 +394,7 @@ def test_the_resend_after_a_sweep_died_past_smtp_carries_the_same_message_id(
 
     first, resent = handler.envelopes
     assert first.rcpt_tos == resent.rcpt_tos == [victor.email]
-    assert _message_id(first) == _message_id(resent) == reminders.message_id(row)
+    assert _message_id(first) == _message_id(resent) == reminders.OUTBOX.message_id(row)
     assert _message_id(first).startswith(f"<reminder.{row.message_id.hex}@")
     row.refresh_from_db()
     assert row.sent_at is not None and row.attempts == 2
