@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 from agencies import services
 from agencies.forms import NoticeSettingsForm
 from agencies.http import AuthenticatedHttpRequest
+from agencies.views import set_language_cookie
 from core.form_services import run_service
 from meetings.views import calendar_context
 
@@ -55,13 +56,7 @@ def _saved(request: AuthenticatedHttpRequest, language: str) -> HttpResponse:
     """
     response = redirect("account_settings")
     if language:
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            language,
-            max_age=settings.LANGUAGE_COOKIE_AGE,
-            samesite="Lax",
-            secure=settings.SESSION_COOKIE_SECURE,
-        )
+        set_language_cookie(response, language)
     else:
         response.delete_cookie(settings.LANGUAGE_COOKIE_NAME, samesite="Lax")
     with translation.override(language or translation.get_language()):
