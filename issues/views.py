@@ -327,7 +327,7 @@ def comment_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     form = CommentForm(request.POST)
     if not run_service(
         form,
-        lambda data: services.comment_create(issue=issue, actor=request.user, body=data["body"]),
+        lambda data: services.comment_create(issue=issue, actor=request.user, **data),
     ):
         return _form_errors(request, issue, "comment-form", comment_form=form)
     return _after_post(request, issue, "comment-form", _("Your comment was posted."))
@@ -546,12 +546,7 @@ def saved_search_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = SavedSearchForm(request.POST, auto_id="saved-search-%s")
     if run_service(
         form,
-        lambda data: services.saved_search_create(
-            user=request.user,
-            name=data["name"],
-            query_string=query,
-            include_in_digest=data["include_in_digest"],
-        ),
+        lambda data: services.saved_search_create(user=request.user, query_string=query, **data),
     ):
         return _saved_searches_answer(request, query, flash=_("The search was saved."))
     return _saved_searches_answer(request, query, form=form, is_save_form=True)
@@ -565,12 +560,7 @@ def saved_search_update(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
     form = SavedSearchForm(request.POST)
     if run_service(
         form,
-        lambda data: services.saved_search_update(
-            search=search,
-            user=request.user,
-            name=data["name"],
-            include_in_digest=data["include_in_digest"],
-        ),
+        lambda data: services.saved_search_update(search=search, user=request.user, **data),
     ):
         return _saved_searches_answer(request, query, flash=_("The saved search was changed."))
     return _saved_searches_answer(request, query, form=form)

@@ -301,12 +301,7 @@ def meeting_minutes(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     form = MinutesForm(request.POST, meeting=meeting)
     if not run_service(
         form,
-        lambda data: services.meeting_record_minutes(
-            meeting=meeting,
-            actor=request.user,
-            minutes=data["minutes"],
-            attended_agencies=data["attended_agencies"],
-        ),
+        lambda data: services.meeting_record_minutes(meeting=meeting, actor=request.user, **data),
     ):
         return _form_errors(request, meeting, "minutes", minutes_form=form)
     return _after_post(request, meeting, "minutes", _("The minutes were saved."))
