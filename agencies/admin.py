@@ -4,10 +4,11 @@ from django.db import models
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+
+from core.admin import AdminPageMixin
 
 from . import services
 from .forms import UserImportForm
@@ -78,7 +79,7 @@ class AgencyAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AdminPageMixin, BaseUserAdmin):
     list_display = (
         "username",
         "display_name",
@@ -101,6 +102,7 @@ class UserAdmin(BaseUserAdmin):
     autocomplete_fields = ("agency",)
     actions = ["deactivate"]
     change_list_template = "admin/agencies/user/change_list.html"
+    page = ("import/", "import_csv", "agencies_user_import")
     fieldsets = BaseUserAdmin.fieldsets + (
         (_("Gwangju Hub"), {"fields": ("agency", "role", "preferred_language")}),
     )
@@ -122,16 +124,6 @@ class UserAdmin(BaseUserAdmin):
             messages.SUCCESS,
         )
 
-    def get_urls(self):
-        return [
-            path(
-                "import/",
-                self.admin_site.admin_view(self.import_csv),
-                name="agencies_user_import",
-            ),
-            *super().get_urls(),
-        ]
-
     def import_csv(self, request: HttpRequest) -> HttpResponse:
         if not self.has_add_permission(request):
             return redirect("admin:index")
@@ -152,11 +144,9 @@ class UserAdmin(BaseUserAdmin):
                 )
             if not result.errors:
                 return redirect(reverse("admin:agencies_user_changelist"))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": _("Import users from CSV"),
-            "form": form,
-            "result": result,
-        }
-        return TemplateResponse(request, "admin/agencies/user/import.html", context)
+        return self.render_page(
+            request,
+            "admin/agencies/user/import.html",
+            _("Import users from CSV"),
+            {"form": form, "result": result},
+        )

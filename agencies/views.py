@@ -4,6 +4,18 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 
+def set_language_cookie(response: HttpResponse, language: str) -> None:
+    """Remember ``language`` in this browser; the cookie outranks a saved preference
+    (agencies.middleware)."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+    )
+
+
 @require_POST
 def set_language(request: HttpRequest) -> HttpResponse:
     """Switch the interface language, and remember it for a signed-in user.
@@ -19,13 +31,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
         next_url = "/"
     response = HttpResponseRedirect(next_url)
     if language in dict(settings.LANGUAGES):
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            language,
-            max_age=settings.LANGUAGE_COOKIE_AGE,
-            samesite="Lax",
-            secure=settings.SESSION_COOKIE_SECURE,
-        )
+        set_language_cookie(response, language)
         if request.user.is_authenticated and request.user.preferred_language != language:
             request.user.preferred_language = language
             request.user.save(update_fields=["preferred_language"])

@@ -16,17 +16,20 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .admin import ReadOnlyAdminMixin
 from .models import BOOKKEEPING
 from .outbox import Outbox
 
 
-class OutboxAdmin(admin.ModelAdmin):
-    """A subclass names its ``outbox`` and its ``list_display``/``list_filter``."""
+class OutboxAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """A subclass names its ``outbox``, its ``list_filter`` and the ``list_display``
+    columns that say what a row is; the columns of where it stands follow."""
 
     outbox: ClassVar[Outbox]
     readonly_fields = ("message_id_header",)
     show_full_result_count = False  # outboxes grow large; counting them is slow
     actions = ["retry_now"]
+    deletable = False
 
     def get_fields(self, request, obj=None) -> list[str]:
         """What the row is about, then the sweep's bookkeeping (``OutboxRow``'s fields,
@@ -37,14 +40,17 @@ class OutboxAdmin(admin.ModelAdmin):
 
         return sorted(super().get_fields(request, obj), key=place)
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    def get_list_display(self, request) -> tuple[str, ...]:
+        outbox = self.outbox
+        skipped = (outbox.skipped_field,) if outbox.skipped_field else ()
+        return (
+            *self.list_display,
+            outbox.due_field,
+            outbox.sent_field,
+            *skipped,
+            "attempts",
+            "short_error",
+        )
 
     @admin.action(description=_("Retry now (without waiting for the backoff)"))
     def retry_now(self, request, queryset) -> None:

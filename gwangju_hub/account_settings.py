@@ -10,7 +10,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,7 +20,8 @@ from django.views.decorators.http import require_http_methods
 from agencies import services
 from agencies.forms import NoticeSettingsForm
 from agencies.http import AuthenticatedHttpRequest
-from core.forms import add_service_errors
+from agencies.views import set_language_cookie
+from core.form_services import run_service
 from meetings.views import calendar_context
 
 
@@ -29,16 +29,15 @@ from meetings.views import calendar_context
 @require_http_methods(["GET", "POST"])
 def account_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = NoticeSettingsForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        language = form.cleaned_data["preferred_language"]
-        try:
-            services.user_update_settings(
-                user=request.user, deliveries=form.deliveries(), preferred_language=language
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return _saved(request, language)
+    if request.method == "POST" and run_service(
+        form,
+        lambda data: services.user_update_settings(
+            user=request.user,
+            deliveries=form.deliveries(),
+            preferred_language=data["preferred_language"],
+        ),
+    ):
+        return _saved(request, form.cleaned_data["preferred_language"])
     context = {
         "form": form,
         **calendar_context(request),
@@ -57,13 +56,7 @@ def _saved(request: AuthenticatedHttpRequest, language: str) -> HttpResponse:
     """
     response = redirect("account_settings")
     if language:
-        response.set_cookie(
-            settings.LANGUAGE_COOKIE_NAME,
-            language,
-            max_age=settings.LANGUAGE_COOKIE_AGE,
-            samesite="Lax",
-            secure=settings.SESSION_COOKIE_SECURE,
-        )
+        set_language_cookie(response, language)
     else:
         response.delete_cookie(settings.LANGUAGE_COOKIE_NAME, samesite="Lax")
     with translation.override(language or translation.get_language()):

@@ -6,12 +6,11 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
-from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import User
+from core.admin import AdminPageMixin, ReadOnlyAdminMixin
 from core.outbox_admin import OutboxAdmin
 from core.workdays import is_working_day
 
@@ -32,33 +31,16 @@ class DigestPreviewForm(forms.Form):
 
 
 @admin.register(DigestDelivery)
-class DigestDeliveryAdmin(OutboxAdmin):
+class DigestDeliveryAdmin(AdminPageMixin, OutboxAdmin):
     """The daily digests, one row per person per day; and a preview of anyone's."""
 
     outbox = digest.OUTBOX
-    list_display = (
-        "day",
-        "recipient",
-        "due_at",
-        "sent_at",
-        "skipped_at",
-        "attempts",
-        "short_error",
-    )
+    list_display = ("day", "recipient")
     list_filter = ("day",)
     search_fields = ("recipient__username", "recipient__email")
     list_select_related = ("recipient",)
     date_hierarchy = "day"
-
-    def get_urls(self):
-        return [
-            path(
-                "preview/",
-                self.admin_site.admin_view(self.preview),
-                name="gwangju_hub_digestdelivery_preview",
-            ),
-            *super().get_urls(),
-        ]
+    page = ("preview/", "preview", "gwangju_hub_digestdelivery_preview")
 
     def preview(self, request: HttpRequest) -> HttpResponse:
         """Anyone's digest of any day, as it would be composed now; nothing is sent."""
@@ -74,27 +56,15 @@ class DigestDeliveryAdmin(OutboxAdmin):
             content = digest.still_readable(person, content) if content else {}
             if content and not off_day:
                 subject, body = digest.render(person, day, content)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": _("Preview a daily digest"),
-            "form": form,
-            "subject": subject,
-            "body": body,
-            "off_day": off_day,
-        }
-        return TemplateResponse(request, "admin/gwangju_hub/digestdelivery/preview.html", context)
+        return self.render_page(
+            request,
+            "admin/gwangju_hub/digestdelivery/preview.html",
+            _("Preview a daily digest"),
+            {"form": form, "subject": subject, "body": body, "off_day": off_day},
+        )
 
 
 @admin.register(DigestDay)
-class DigestDayAdmin(admin.ModelAdmin):
+class DigestDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("day", "planned_at", "digests")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # deleting it would plan the day again
+    deletable = False  # deleting it would plan the day again

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency
+from core.admin import ReadOnlyAdminMixin
 from core.outbox_admin import OutboxAdmin
 
 from . import deadlines, notifications, services
@@ -30,7 +31,7 @@ class CategoryAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name_en",)}
 
 
-class CooperationInline(admin.TabularInline):
+class CooperationInline(ReadOnlyAdminMixin, admin.TabularInline):
     """Shown, not edited: agencies answer on the issue page, and the list of
     cooperating agencies is edited with the issue (through the services)."""
 
@@ -39,12 +40,6 @@ class CooperationInline(admin.TabularInline):
     readonly_fields = fields
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class AttachmentInline(admin.TabularInline):
@@ -177,7 +172,7 @@ class IssueAdmin(admin.ModelAdmin):
 
 
 @admin.register(Cooperation)
-class CooperationAdmin(admin.ModelAdmin):
+class CooperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: agencies answer on the issue page, and requests change with the issue."""
 
     list_display = (
@@ -193,45 +188,25 @@ class CooperationAdmin(admin.ModelAdmin):
     search_fields = ("issue__title", "agency__name_ko", "agency__name_en")
     list_select_related = ("issue", "agency")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Comment)
-class CommentAdmin(admin.ModelAdmin):
+class CommentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read and, for moderation, delete; comments are written on the issue page."""
 
     list_display = ("issue", "author", "created_at")
     search_fields = ("body", "issue__title", "author__username")
     list_select_related = ("issue", "author")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the timeline is append-only."""
 
     list_display = ("issue", "kind", "actor", "created_at")
     list_filter = ("kind",)
     list_select_related = ("issue", "actor")
     search_fields = ("issue__title",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    deletable = False
 
 
 class EmailStateFilter(admin.SimpleListFilter):
@@ -272,15 +247,7 @@ class NotificationAdmin(OutboxAdmin):
     """The notification outbox, so a stuck e-mail can be found and explained."""
 
     outbox = notifications.OUTBOX
-    list_display = (
-        "recipient",
-        "event",
-        "email_due_at",
-        "emailed_at",
-        "email_skipped_at",
-        "attempts",
-        "short_error",
-    )
+    list_display = ("recipient", "event")
     list_filter = (EmailStateFilter, "event__kind")
     search_fields = ("recipient__username", "recipient__email", "event__issue__title")
     list_select_related = ("recipient", "event__issue")
@@ -292,19 +259,7 @@ class DeadlineReminderAdmin(OutboxAdmin):
     """The deadline reminders (issues.deadlines), one row per step and person."""
 
     outbox = deadlines.OUTBOX
-    list_display = (
-        "issue",
-        "purpose",
-        "step",
-        "round",
-        "recipient",
-        "deadline",
-        "due_at",
-        "sent_at",
-        "skipped_at",
-        "attempts",
-        "short_error",
-    )
+    list_display = ("issue", "purpose", "step", "round", "recipient", "deadline")
     list_filter = ("purpose", "step")
     search_fields = ("issue__title", "recipient__username", "recipient__email")
     list_select_related = ("issue", "recipient")

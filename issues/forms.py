@@ -9,7 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency, User
-from core.forms import LONG_TEXT_MAX_LENGTH, KRDSFormMixin, SafeInputMixin, parse_id
+from core.form_fields import text_area_field
+from core.forms import KRDSFormMixin, SafeInputMixin, parse_id
 
 from .filetypes import MAX_ATTACHMENT_SIZE
 from .models import Category, Cooperation, CooperationStatus, Issue, Priority, Status
@@ -34,15 +35,7 @@ class CategoryChoiceField(forms.ModelChoiceField):
 class IssueForm(SafeInputMixin, KRDSFormMixin, forms.ModelForm):
     """File or edit an issue. Choices are limited to what the user may pick."""
 
-    # The model's TextField has no limit; the form has one, which it reports
-    # next to the field while keeping what was typed.
-    description = forms.CharField(
-        label=_("Description"),
-        required=False,
-        max_length=LONG_TEXT_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 8}),
-        help_text=_("Markdown is supported."),
-    )
+    description = text_area_field(_("Description"), rows=8, markdown=True, required=False)
     lead_agency = AgencyChoiceField(label=_("Lead agency"), queryset=Agency.objects.none())
     cooperating_agencies = AgencyMultipleChoiceField(
         label=_("Cooperating agencies"),
@@ -156,12 +149,7 @@ class StatusForm(SafeInputMixin, KRDSFormMixin, forms.Form):
 
 
 class CommentForm(SafeInputMixin, KRDSFormMixin, forms.Form):
-    body = forms.CharField(
-        label=_("Comment"),
-        max_length=10_000,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=_("Markdown is supported."),
-    )
+    body = text_area_field(_("Comment"), rows=4, max_length=10_000, markdown=True)
 
 
 class CooperationAnswerForm(SafeInputMixin, KRDSFormMixin, forms.Form):
@@ -235,17 +223,19 @@ class AttachmentForm(SafeInputMixin, KRDSFormMixin, forms.Form):
         return uploaded
 
 
+def _agency_by_slug(**kwargs) -> forms.ModelChoiceField:
+    """An optional organization, named in the list's address by its slug (``?lead=seogu``)."""
+    return forms.ModelChoiceField(
+        queryset=Agency.objects.all(), to_field_name="slug", required=False, **kwargs
+    )
+
+
 class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     """The list's query parameters. Unknown values are ignored, never a 500."""
 
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
     status = forms.ChoiceField(label=_("Status"), required=False)
-    agency = forms.ModelChoiceField(
-        label=_("Organization"),
-        required=False,
-        queryset=Agency.objects.all(),
-        to_field_name="slug",
-    )
+    agency = _agency_by_slug(label=_("Organization"))
     priority = forms.ChoiceField(label=_("Priority"), required=False)
     category = forms.ModelChoiceField(
         label=_("Category"), required=False, queryset=Category.objects.all(), to_field_name="slug"
@@ -269,30 +259,15 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
         "escalated_from",
         "escalated_to",
     )
-    lead = forms.ModelChoiceField(
-        queryset=Agency.objects.all(),
-        to_field_name="slug",
-        required=False,
-        widget=forms.HiddenInput,
-    )
+    lead = _agency_by_slug(widget=forms.HiddenInput)
     active = forms.BooleanField(required=False, widget=forms.HiddenInput)
-    waiting_for = forms.ModelChoiceField(
-        queryset=Agency.objects.all(),
-        to_field_name="slug",
-        required=False,
-        widget=forms.HiddenInput,
-    )
+    waiting_for = _agency_by_slug(widget=forms.HiddenInput)
     resolved_from = forms.DateField(required=False, widget=forms.HiddenInput)
     resolved_to = forms.DateField(required=False, widget=forms.HiddenInput)
     agenda = forms.BooleanField(required=False, widget=forms.HiddenInput)
     awaiting = forms.BooleanField(required=False, widget=forms.HiddenInput)
     # The dashboard's escalations: requests of this agency escalated in these days.
-    escalated_for = forms.ModelChoiceField(
-        queryset=Agency.objects.all(),
-        to_field_name="slug",
-        required=False,
-        widget=forms.HiddenInput,
-    )
+    escalated_for = _agency_by_slug(widget=forms.HiddenInput)
     escalated_from = forms.DateField(required=False, widget=forms.HiddenInput)
     escalated_to = forms.DateField(required=False, widget=forms.HiddenInput)
 

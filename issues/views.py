@@ -7,6 +7,7 @@ issue the user may not read is a 404 everywhere, fragments included.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -28,6 +29,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from agencies.http import AuthenticatedHttpRequest
 from core.exports import csv_response
+from core.form_services import run_service
 from core.forms import add_service_errors, rebound_at_version
 from core.pagination import CappedPaginator
 from core.storage import STORAGE_ERRORS, log_storage_error
@@ -54,11 +56,28 @@ SEARCH_COUNT_CAP = 1000
 DETAIL_TEMPLATE = "issues/issue_detail.html"
 
 
-def _get_issue_for_user(request: HttpRequest, pk: int) -> Issue:
+def _get_issue_for_user(
+    request: HttpRequest, pk: int, *, allowed: Callable[..., bool] | None = None
+) -> Issue:
+    """The issue if the user may read it, else 404; with ``allowed``, also 403 unless
+    ``allowed(user, issue)``, the rule of what the view is about to do."""
     try:
-        return selectors.issue_detail(pk, request.user)
+        issue = selectors.issue_detail(pk, request.user)
     except Issue.DoesNotExist:
         raise Http404 from None
+    if allowed is not None and not allowed(request.user, issue):
+        raise PermissionDenied
+    return issue
+
+
+def _get_answerable_cooperation(
+    request: HttpRequest, pk: int, cooperation_id: int
+) -> tuple[Issue, Cooperation]:
+    issue = _get_issue_for_user(request, pk)
+    cooperation = get_object_or_404(Cooperation, pk=cooperation_id, issue=issue)
+    if not rules.can_answer_cooperation(request.user, cooperation):
+        raise PermissionDenied
+    return issue, cooperation
 
 
 @login_required
@@ -170,9 +189,7 @@ def issue_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def issue_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    issue = _get_issue_for_user(request, pk)
-    if not rules.can_edit(request.user, issue):
-        raise PermissionDenied
+    issue = _get_issue_for_user(request, pk, allowed=rules.can_edit)
     form = IssueForm(request.POST or None, instance=issue, user=request.user)
     stale = None
     if request.method == "POST" and form.is_valid():
@@ -278,9 +295,7 @@ def _form_errors(request: HttpRequest, issue: Issue, partial: str, **forms) -> H
 @login_required
 @require_POST
 def issue_change_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    issue = _get_issue_for_user(request, pk)
-    if not rules.can_edit(request.user, issue):
-        raise PermissionDenied
+    issue = _get_issue_for_user(request, pk, allowed=rules.can_edit)
     form = StatusForm(request.POST)
     if not form.is_valid():
         return _form_errors(request, issue, "status", status_form=form)
@@ -308,16 +323,12 @@ def issue_change_status(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
 @login_required
 @require_POST
 def comment_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    issue = _get_issue_for_user(request, pk)
-    if not rules.can_comment(request.user, issue):
-        raise PermissionDenied
+    issue = _get_issue_for_user(request, pk, allowed=rules.can_comment)
     form = CommentForm(request.POST)
-    if not form.is_valid():
-        return _form_errors(request, issue, "comment-form", comment_form=form)
-    try:
-        services.comment_create(issue=issue, actor=request.user, body=form.cleaned_data["body"])
-    except ValidationError as exc:
-        add_service_errors(form, exc)
+    if not run_service(
+        form,
+        lambda data: services.comment_create(issue=issue, actor=request.user, **data),
+    ):
         return _form_errors(request, issue, "comment-form", comment_form=form)
     return _after_post(request, issue, "comment-form", _("Your comment was posted."))
 
@@ -327,10 +338,7 @@ def comment_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def cooperation_answer(
     request: AuthenticatedHttpRequest, pk: int, cooperation_id: int
 ) -> HttpResponse:
-    issue = _get_issue_for_user(request, pk)
-    cooperation = get_object_or_404(Cooperation, pk=cooperation_id, issue=issue)
-    if not rules.can_answer_cooperation(request.user, cooperation):
-        raise PermissionDenied
+    issue, cooperation = _get_answerable_cooperation(request, pk, cooperation_id)
     form = CooperationAnswerForm(request.POST, prefix=f"c{cooperation.pk}")
     if not form.is_valid():
         return _form_errors(request, issue, "cooperations", answer_forms={cooperation.pk: form})
@@ -349,10 +357,7 @@ def cooperation_update(
     request: AuthenticatedHttpRequest, pk: int, cooperation_id: int
 ) -> HttpResponse:
     """The cooperating agency's person in charge and reply deadline."""
-    issue = _get_issue_for_user(request, pk)
-    cooperation = get_object_or_404(Cooperation, pk=cooperation_id, issue=issue)
-    if not rules.can_answer_cooperation(request.user, cooperation):
-        raise PermissionDenied
+    issue, cooperation = _get_answerable_cooperation(request, pk, cooperation_id)
     form = CooperationUpdateForm(request.POST, prefix=f"u{cooperation.pk}", cooperation=cooperation)
     if form.is_valid():
         data = form.cleaned_data
@@ -393,18 +398,14 @@ def cooperation_update(
 @login_required
 @require_POST
 def attachment_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    issue = _get_issue_for_user(request, pk)
-    if not rules.can_attach(request.user, issue):
-        raise PermissionDenied
+    issue = _get_issue_for_user(request, pk, allowed=rules.can_attach)
     form = AttachmentForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            services.attachment_add(
-                issue=issue, actor=request.user, uploaded_file=form.cleaned_data["file"]
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-    if form.errors:
+    if not run_service(
+        form,
+        lambda data: services.attachment_add(
+            issue=issue, actor=request.user, uploaded_file=data["file"]
+        ),
+    ):
         return _form_errors(request, issue, "attachments", attachment_form=form)
     return _after_post(request, issue, "attachments", _("The file was attached."))
 
@@ -543,18 +544,11 @@ def _get_saved_search_for_user(request: HttpRequest, pk: int) -> SavedSearch:
 def saved_search_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     query = _posted_query(request)
     form = SavedSearchForm(request.POST, auto_id="saved-search-%s")
-    if form.is_valid():
-        try:
-            services.saved_search_create(
-                user=request.user,
-                name=form.cleaned_data["name"],
-                query_string=query,
-                include_in_digest=form.cleaned_data["include_in_digest"],
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return _saved_searches_answer(request, query, flash=_("The search was saved."))
+    if run_service(
+        form,
+        lambda data: services.saved_search_create(user=request.user, query_string=query, **data),
+    ):
+        return _saved_searches_answer(request, query, flash=_("The search was saved."))
     return _saved_searches_answer(request, query, form=form, is_save_form=True)
 
 
@@ -564,18 +558,11 @@ def saved_search_update(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
     search = _get_saved_search_for_user(request, pk)
     query = _posted_query(request)
     form = SavedSearchForm(request.POST)
-    if form.is_valid():
-        try:
-            services.saved_search_update(
-                search=search,
-                user=request.user,
-                name=form.cleaned_data["name"],
-                include_in_digest=form.cleaned_data["include_in_digest"],
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return _saved_searches_answer(request, query, flash=_("The saved search was changed."))
+    if run_service(
+        form,
+        lambda data: services.saved_search_update(search=search, user=request.user, **data),
+    ):
+        return _saved_searches_answer(request, query, flash=_("The saved search was changed."))
     return _saved_searches_answer(request, query, form=form)
 
 

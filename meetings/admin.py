@@ -6,13 +6,13 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from agencies.models import Agency
+from core.admin import AdminPageMixin
 from core.forms import SafeInputMixin
 from core.outbox_admin import OutboxAdmin
 
@@ -118,7 +118,7 @@ class MeetingAdminForm(SafeInputMixin, forms.ModelForm):
 
 
 @admin.register(Meeting)
-class MeetingAdmin(admin.ModelAdmin):
+class MeetingAdmin(AdminPageMixin, admin.ModelAdmin):
     form = MeetingAdminForm
     list_display = ("title", "kind", "starts_at", "location", "chair", "status", "agenda_count")
     list_filter = ("kind", "status")
@@ -139,6 +139,7 @@ class MeetingAdmin(admin.ModelAdmin):
         ),
     )
     change_list_template = "admin/meetings/meeting/change_list.html"
+    page = ("schedule-year/", "schedule_year", "meetings_meeting_schedule_year")
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_agenda_count=Count("agenda_items"))
@@ -180,16 +181,6 @@ class MeetingAdmin(admin.ModelAdmin):
             item.delete()
         formset.save_m2m()
 
-    def get_urls(self):
-        return [
-            path(
-                "schedule-year/",
-                self.admin_site.admin_view(self.schedule_year),
-                name="meetings_meeting_schedule_year",
-            ),
-            *super().get_urls(),
-        ]
-
     def schedule_year(self, request: HttpRequest) -> HttpResponse:
         """The admin's ``manage.py schedule_meetings YEAR``."""
         if not self.has_add_permission(request):
@@ -203,13 +194,12 @@ class MeetingAdmin(admin.ModelAdmin):
             self._report_schedule(request, year, len(created), len(existing))
             changelist = reverse("admin:meetings_meeting_changelist")
             return redirect(f"{changelist}?starts_at__year={year}")
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": _("Schedule a year"),
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/meetings/meeting/schedule_year.html", context)
+        return self.render_page(
+            request,
+            "admin/meetings/meeting/schedule_year.html",
+            _("Schedule a year"),
+            {"form": form},
+        )
 
     def _report_schedule(self, request, year: int, created: int, existing: int) -> None:
         if created:
@@ -299,16 +289,7 @@ class ReminderDeliveryAdmin(OutboxAdmin):
     """The meeting and report reminders: the delivery log that keeps each to one send."""
 
     outbox = reminders.OUTBOX
-    list_display = (
-        "meeting",
-        "purpose",
-        "recipient",
-        "offset_before",
-        "due_at",
-        "sent_at",
-        "attempts",
-        "short_error",
-    )
+    list_display = ("meeting", "purpose", "recipient", "offset_before")
     list_filter = (SentFilter, "purpose", "meeting")
     search_fields = ("meeting__title", "recipient__username", "recipient__email")
     list_select_related = ("meeting", "recipient")

@@ -241,12 +241,9 @@ def _hold(meeting: Meeting, ctx: _Context, used: set[int]) -> int:
         used.add(issue.pk)
         decision, due = _decision(issue, meeting, choice)
         items.append(
-            AgendaItem(
-                meeting=meeting,
-                issue=issue,
-                title=issue.title,
-                presenting_agency=issue.lead_agency,
-                kind=AgendaItemKind.ISSUE_REVIEW,
+            _issue_item(
+                meeting,
+                issue,
                 status=AgendaItemStatus.ACCEPTED,
                 proposed_by=ctx.user(f"{issue.lead_agency.slug}-vice"),
                 decision=decision,
@@ -255,24 +252,17 @@ def _hold(meeting: Meeting, ctx: _Context, used: set[int]) -> int:
                 created_at=meeting.starts_at - timedelta(days=rng.randint(5, 12)),
             )
         )
-    slug, title, decision = rng.choice(INNOVATION_CASES)
-    if slug in ctx.agencies:
-        items.append(
-            AgendaItem(
-                meeting=meeting,
-                title=title,
-                presenting_agency=ctx.agencies[slug],
-                kind=AgendaItemKind.INNOVATION_CASE,
-                status=AgendaItemStatus.ACCEPTED,
-                proposed_by=mayor,
-                decision=decision,
-                decided_at=decided_at,
-                created_at=meeting.starts_at - timedelta(days=14),
-            )
-        )
-    for order, item in enumerate(items, start=1):
-        item.order = order
-    AgendaItem.objects.bulk_create(items)
+    case = _innovation_case(
+        meeting,
+        ctx,
+        rng,
+        proposed_by=mayor,
+        decided_at=decided_at,
+        created_at=meeting.starts_at - timedelta(days=14),
+    )
+    if case is not None:
+        items.append(case)
+    _create_in_order(items)
     for item in items:
         if item.issue_id:
             _record_decision(item, meeting, mayor)
@@ -322,35 +312,66 @@ def _propose_for_next_meeting(ctx: _Context) -> int:
         slug = issue.lead_agency.slug
         proposer = ctx.user(f"{slug}-vice" if position % 2 else f"{slug}-head")
         items.append(
-            AgendaItem(
-                meeting=meeting,
-                issue=issue,
-                title=issue.title,
-                presenting_agency=issue.lead_agency,
+            _issue_item(
+                meeting,
+                issue,
                 # The Mayor's office has accepted the first two; the rest await it.
                 status=AgendaItemStatus.ACCEPTED if position < 2 else AgendaItemStatus.PROPOSED,
                 proposed_by=proposer,
                 created_at=ctx.now - timedelta(days=rng.randint(1, 10), hours=rng.randint(0, 6)),
             )
         )
-    slug, title, _ = rng.choice(INNOVATION_CASES)
-    if slug in ctx.agencies:
-        items.insert(
-            2,
-            AgendaItem(
-                meeting=meeting,
-                title=title,
-                presenting_agency=ctx.agencies[slug],
-                kind=AgendaItemKind.INNOVATION_CASE,
-                status=AgendaItemStatus.ACCEPTED,
-                proposed_by=ctx.user("mayor1"),
-                created_at=ctx.now - timedelta(days=3),
-            ),
-        )
+    case = _innovation_case(
+        meeting, ctx, rng, proposed_by=ctx.user("mayor1"), created_at=ctx.now - timedelta(days=3)
+    )
+    if case is not None:
+        items.insert(2, case)
+    _create_in_order(items)
+    return len(items)
+
+
+def _issue_item(meeting: Meeting, issue: Issue, **fields) -> AgendaItem:
+    """An item reviewing ``issue``, under the issue's title and lead agency."""
+    return AgendaItem(
+        meeting=meeting,
+        issue=issue,
+        title=issue.title,
+        presenting_agency=issue.lead_agency,
+        kind=AgendaItemKind.ISSUE_REVIEW,
+        **fields,
+    )
+
+
+def _innovation_case(
+    meeting: Meeting,
+    ctx: _Context,
+    rng: random.Random,
+    *,
+    decided_at: datetime | None = None,
+    **fields,
+) -> AgendaItem | None:
+    """An accepted innovation case drawn from INNOVATION_CASES, decided if ``decided_at``;
+    None when its agency is not in the database."""
+    slug, title, decision = rng.choice(INNOVATION_CASES)
+    if slug not in ctx.agencies:
+        return None
+    return AgendaItem(
+        meeting=meeting,
+        title=title,
+        presenting_agency=ctx.agencies[slug],
+        kind=AgendaItemKind.INNOVATION_CASE,
+        status=AgendaItemStatus.ACCEPTED,
+        decision=decision if decided_at else "",
+        decided_at=decided_at,
+        **fields,
+    )
+
+
+def _create_in_order(items: list[AgendaItem]) -> None:
+    """Number the items in list order, then insert them at once."""
     for order, item in enumerate(items, start=1):
         item.order = order
     AgendaItem.objects.bulk_create(items)
-    return len(items)
 
 
 # --------------------------------------------------------------------------

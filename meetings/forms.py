@@ -9,7 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency
-from core.forms import LONG_TEXT_MAX_LENGTH, KRDSFormMixin, SafeInputMixin
+from core.form_fields import text_area_field
+from core.forms import KRDSFormMixin, SafeInputMixin
 from issues.forms import AgencyChoiceField
 
 from .models import AgendaItem, AgendaItemKind, Meeting, PerformanceReport
@@ -84,12 +85,7 @@ class MeetingCancelForm(SafeInputMixin, KRDSFormMixin, forms.Form):
 
 
 class MinutesForm(SafeInputMixin, KRDSFormMixin, forms.Form):
-    minutes = forms.CharField(
-        label=_("Minutes"),
-        max_length=100_000,
-        widget=forms.Textarea(attrs={"rows": 10}),
-        help_text=_("Markdown is supported."),
-    )
+    minutes = text_area_field(_("Minutes"), rows=10, max_length=100_000, markdown=True)
     attended_agencies = forms.ModelMultipleChoiceField(
         label=_("Organizations present"),
         queryset=Agency.objects.none(),
@@ -110,20 +106,10 @@ class MinutesForm(SafeInputMixin, KRDSFormMixin, forms.Form):
         field.label_from_instance = lambda agency: agency.name
 
 
-def _report_text(label, rows: int, **kwargs) -> forms.CharField:
-    return forms.CharField(
-        label=label,
-        required=False,
-        max_length=LONG_TEXT_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": rows}),
-        **kwargs,
-    )
-
-
 class PerformanceReportForm(SafeInputMixin, KRDSFormMixin, forms.Form):
-    summary = _report_text(_("Summary"), 5, help_text=_("Markdown is supported."))
-    achievements = _report_text(_("Achievements"), 8)
-    next_year_plan = _report_text(_("Next year's plan"), 6)
+    summary = text_area_field(_("Summary"), rows=5, markdown=True, required=False)
+    achievements = text_area_field(_("Achievements"), rows=8, required=False)
+    next_year_plan = text_area_field(_("Next year's plan"), rows=6, required=False)
     # 0 for a report not written yet; see services.performance_report_save.
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 

@@ -29,6 +29,7 @@ from django.views.decorators.vary import vary_on_headers
 from agencies.http import AuthenticatedHttpRequest
 from agencies.models import Agency
 from core.exports import csv_response, xlsx_response
+from core.form_services import run_service
 from core.forms import add_service_errors, rebound_at_version
 from core.views import after_change, page_or_partial
 from issues.models import Issue
@@ -63,10 +64,15 @@ def _get_meeting_for_user(request: HttpRequest, pk: int) -> Meeting:
         raise Http404 from None
 
 
-def _get_managed_item(request: HttpRequest, pk: int, item_id: int) -> tuple[Meeting, AgendaItem]:
+def _get_managed_meeting(request: HttpRequest, pk: int) -> Meeting:
     meeting = _get_meeting_for_user(request, pk)
     if not rules.can_manage_meeting(request.user, meeting):
         raise PermissionDenied
+    return meeting
+
+
+def _get_managed_item(request: HttpRequest, pk: int, item_id: int) -> tuple[Meeting, AgendaItem]:
+    meeting = _get_managed_meeting(request, pk)
     return meeting, get_object_or_404(AgendaItem, pk=item_id, meeting=meeting)
 
 
@@ -240,16 +246,11 @@ def _form_errors(request: HttpRequest, meeting: Meeting, partial: str, **forms) 
 @login_required
 @require_POST
 def agenda_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    meeting = _get_meeting_for_user(request, pk)
-    if not rules.can_manage_meeting(request.user, meeting):
-        raise PermissionDenied
+    meeting = _get_managed_meeting(request, pk)
     form = AgendaItemAddForm(request.POST)
-    if form.is_valid():
-        try:
-            services.agenda_item_add(meeting=meeting, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-    if form.errors:
+    if not run_service(
+        form, lambda data: services.agenda_item_add(meeting=meeting, actor=request.user, **data)
+    ):
         return _form_errors(request, meeting, "agenda", add_form=form)
     return _after_post(request, meeting, "agenda", _("The item was added to the agenda."))
 
@@ -286,12 +287,9 @@ def agenda_move(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> Htt
 def agenda_decide(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> HttpResponse:
     meeting, item = _get_managed_item(request, pk, item_id)
     form = AgendaDecisionForm(request.POST, item=item)
-    if form.is_valid():
-        try:
-            services.agenda_item_decide(item=item, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-    if form.errors:
+    if not run_service(
+        form, lambda data: services.agenda_item_decide(item=item, actor=request.user, **data)
+    ):
         return _form_errors(request, meeting, "agenda", decision_forms={item.pk: form})
     return _after_post(request, meeting, "agenda", _("The decision was recorded."))
 
@@ -299,21 +297,12 @@ def agenda_decide(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> H
 @login_required
 @require_POST
 def meeting_minutes(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    meeting = _get_meeting_for_user(request, pk)
-    if not rules.can_manage_meeting(request.user, meeting):
-        raise PermissionDenied
+    meeting = _get_managed_meeting(request, pk)
     form = MinutesForm(request.POST, meeting=meeting)
-    if form.is_valid():
-        try:
-            services.meeting_record_minutes(
-                meeting=meeting,
-                actor=request.user,
-                minutes=form.cleaned_data["minutes"],
-                attended_agencies=form.cleaned_data["attended_agencies"],
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-    if form.errors:
+    if not run_service(
+        form,
+        lambda data: services.meeting_record_minutes(meeting=meeting, actor=request.user, **data),
+    ):
         return _form_errors(request, meeting, "minutes", minutes_form=form)
     return _after_post(request, meeting, "minutes", _("The minutes were saved."))
 
@@ -321,9 +310,7 @@ def meeting_minutes(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def meeting_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    meeting = _get_meeting_for_user(request, pk)
-    if not rules.can_manage_meeting(request.user, meeting):
-        raise PermissionDenied
+    meeting = _get_managed_meeting(request, pk)
     form = MeetingCancelForm(request.POST)
     if not form.is_valid():
         return _form_errors(request, meeting, "cancel", cancel_form=form)
@@ -379,14 +366,10 @@ def agenda_propose(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AgendaProposalForm(
         request.POST, meetings=selectors.meetings_open_for_proposal(issue, user)
     )
-    if form.is_valid():
-        try:
-            services.agenda_item_propose(
-                meeting=form.cleaned_data["meeting"], issue=issue, actor=user
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-    if not form.errors:
+    if run_service(
+        form,
+        lambda data: services.agenda_item_propose(meeting=data["meeting"], issue=issue, actor=user),
+    ):
         message = _("The issue was proposed for the agenda; the Mayor's office will review it.")
         if not request.htmx:
             messages.success(request, message)
