@@ -53,23 +53,30 @@ def list_row_key(issue: Issue, today) -> str:
     stale and nothing has to invalidate it. A value the row starts to show
     belongs here too; tests/issues/test_issue_list.py checks each one.
     """
-    cooperations = ";".join(
-        f"{c.agency_id}:{c.agency.name}:{c.status}:"
-        f"{c.assignee.display_name if c.assignee_id else ''}:{c.reply_by}"
+    # Names in both languages (the language is beside the key): ``.name`` would
+    # ask for the active language once per name.
+    cooperations = [
+        (
+            c.agency.name_ko,
+            c.agency.name_en,
+            c.status,
+            c.assignee.display_name if c.assignee_id else "",
+            c.reply_by,
+        )
         for c in issue.listed_cooperations
-    )
-    return "|".join(
-        str(value)
-        for value in (
+    ]
+    category = issue.category
+    return repr(
+        (
             issue.pk,
             issue.title,
             issue.visibility,
-            issue.category.name if issue.category_id else "",
-            issue.lead_agency.name,
+            (category.name_ko, category.name_en) if category else None,
+            (issue.lead_agency.name_ko, issue.lead_agency.name_en),
             issue.priority,
             issue.status,
             issue.due_date,
-            issue.updated_at.isoformat(),
+            issue.updated_at,
             today,
             cooperations,
         )
