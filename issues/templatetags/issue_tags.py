@@ -84,6 +84,28 @@ def list_row_key(issue: Issue, today) -> str:
 
 
 @register.filter
+def notification_line_key(notification) -> str:
+    """Everything a line of /notifications/ shows, as one string: the key under
+    which ``{% cache %}`` keeps the rendered line (with the language beside it),
+    as ``list_row_key`` does for the issue list. tests/gwangju_hub/
+    test_notifications_page.py changes each of these behind the cache's back."""
+    event = notification.event
+    agency, actor = event.agency, event.actor
+    return repr(
+        (
+            notification.pk,
+            notification.read_at is None,
+            event.kind,
+            event.created_at,
+            event.issue_id,
+            event.issue.title,
+            (agency.name_ko, agency.name_en) if agency else None,
+            actor.display_name if actor else None,
+        )
+    )
+
+
+@register.filter
 def field_label(field: str) -> str:
     return FIELD_LABELS.get(field, field)
 

@@ -14,8 +14,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from agencies.models import Agency, User
 from issues import services
-from issues.models import Notification
+from issues.models import Issue, Notification
 from meetings.models import (
     Meeting,
     MeetingKind,
@@ -350,3 +351,52 @@ def test_mark_all_read_requires_post(client, bob, bob_notified):
 
     assert client.get(reverse("notifications:read_all")).status_code == 405
     assert ReminderNotice.objects.filter(recipient=bob, read_at=None).count() == 2
+
+
+# --- a line is kept rendered under a key of what it shows (issue_tags.notification_line_key)
+
+
+def _line(client, notification) -> str:
+    html = _page(client)
+    start = html.index(reverse("notifications:open", args=[notification.pk]))
+    return html[start : html.index("</li>", start)]
+
+
+def _rename_issue(n, alice):
+    Issue.objects.filter(pk=n.event.issue_id).update(title="새 현안 제목")
+
+
+def _mark_read(n, alice):
+    Notification.objects.filter(pk=n.pk).update(read_at=T)
+
+
+def _rename_actor(n, alice):
+    User.objects.filter(pk=alice.pk).update(first_name="새이름", last_name="김")
+
+
+def _rename_agency(n, alice):
+    Agency.objects.filter(pk=n.event.agency_id).update(name_en="Renamed Agency")
+
+
+LINE_CHANGES = {
+    "issue title": (_rename_issue, "새 현안 제목", True),
+    "read": (_mark_read, ">New<", False),
+    "actor's name": (_rename_actor, "새이름 김", True),
+    "organization's name": (_rename_agency, "Renamed Agency", True),
+}
+
+
+@pytest.mark.parametrize("change", LINE_CHANGES)
+def test_a_kept_line_shows_every_change_at_once(client, alice, bob, agency_a, agency_b, change):
+    issue = services.issue_create(
+        actor=alice, lead_agency=agency_a, title=ISSUE, cooperating_agencies=[agency_b]
+    )
+    event = issue.events.get(kind="cooperation_requested")
+    notification = Notification.objects.get(recipient=bob, event=event)  # filed with the issue
+    client.force_login(bob)
+    apply, text, shown_after = LINE_CHANGES[change]
+    assert (text in _line(client, notification)) is not shown_after
+
+    apply(notification, alice)
+
+    assert (text in _line(client, notification)) is shown_after
