@@ -226,9 +226,9 @@ def test_the_page_query_count_does_not_grow(
         _issue_notification(alice, agency_a, bob, title=f"{ISSUE} {n}")
     client.force_login(bob)
 
-    # Session, user, the header's agency; reminders; issue notifications (count,
-    # page); the bell (one).
-    with django_assert_num_queries(7):
+    # Session, user (with their organization, for the header); reminders; issue
+    # notifications (count, page); the bell (one).
+    with django_assert_num_queries(6):
         response = client.get(reverse("notifications:list"))
 
     assert response.content.decode().count("notification-item") == 3 * size

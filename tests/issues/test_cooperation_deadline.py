@@ -376,9 +376,9 @@ def test_reply_overdue_lists_late_unanswered_requests_in_constant_queries(
     late = _overdue_setup(alice, bob, carol, count)
     client.force_login(alice)
 
-    # As the plain list: session, user, agency, bell (1), filter choices (2),
+    # As the plain list: session, user (with agency), bell (1), filter choices (2),
     # count, the page, its cooperations (with agency and person in charge).
-    with django_assert_num_queries(10):  # the list, with the saved-searches box
+    with django_assert_num_queries(9):  # the list, with the saved-searches box
         response = client.get(reverse("issues:list"), {"reply_overdue": "1"})
 
     titles = {issue.title for issue in response.context["page"].object_list}

@@ -175,10 +175,10 @@ def test_detail_query_count_does_not_grow_with_comments_or_cooperations(
     attachment_on(open_issue)
     client.force_login(alice)
 
-    # session, user, header agency, bell (one count); the issue; cooperations, attachments,
+    # session, user (with agency), bell (one count); the issue; cooperations, attachments,
     # events (each with their related rows joined); form choices for status; the follow box
     # (followers and whether the user is one, one query). (The meetings whose agenda holds the
     # issue come in a fragment of their own: meetings:issue_agenda.)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         response = client.get(open_issue.get_absolute_url())
     assert response.status_code == 200

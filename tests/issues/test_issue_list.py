@@ -189,10 +189,10 @@ def test_list_query_count_does_not_grow_with_issues(client, alice, size, django_
     _populate(size, alice.agency, cooperators, alice)
     client.force_login(alice)
 
-    # session, user, the user's agency (header), the unread bell (one UNION ALL count),
-    # filter choices (agencies, categories), count, one page of issues, their
+    # session, user (with their agency, for the header), the unread bell (one UNION ALL
+    # count), filter choices (agencies, categories), count, one page of issues, their
     # cooperations; the saved searches beside the list.
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         response = client.get(reverse("issues:list"))
     assert len(response.context["page"].object_list) == min(size, 25)
 

@@ -427,11 +427,11 @@ def test_query_count_is_fixed_whatever_the_data_size(
     _grow(size, agencies, alice)
     client.force_login(minji)
 
-    # session, user, header agency, bell (one count); organizations; issue counts
+    # session, user (with agency), bell (one count); organizations; issue counts
     # (headline, table, trend), on an upcoming agenda, medians, open requests (table, map);
     # answers' medians and escalations (follow-through); next meetings and their reminders;
     # reports and the briefing.
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(13):
         client.get(reverse("dashboard"))
 
 
@@ -442,7 +442,7 @@ def test_a_heads_query_count_is_fixed_too(
     _grow(size, [agency_a, *(AgencyFactory() for _ in range(3))], alice)
     client.force_login(hana)
 
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(13):
         client.get(reverse("dashboard"))
 
 

@@ -562,14 +562,14 @@ def test_meeting_pages_take_a_constant_number_of_queries(
     user = request.getfixturevalue(persona)
     client.force_login(user)
 
-    # session, user, the user's agency (header), the unread bell (one count),
+    # session, user (with their agency, for the header), the unread bell (one count),
     # calendar token, upcoming meetings, past count, one page of past meetings.
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         assert client.get(reverse("meetings:list")).status_code == 200
-    # session, user, agency, bell (one), meeting, invited agencies, organizations
+    # session, user (with agency), bell (one), meeting, invited agencies, organizations
     # present, agenda items (with issues); the Mayor's office also gets the
     # agency choices of "add an item".
-    with django_assert_num_queries(9 if persona == "minji" else 8):
+    with django_assert_num_queries(8 if persona == "minji" else 7):
         assert client.get(meeting.get_absolute_url()).status_code == 200
 
 

@@ -158,9 +158,9 @@ def test_the_overview_takes_a_constant_number_of_queries(
         )
         PerformanceReport.objects.create(agency=agency, year=2026, summary="요약")
     client.force_login(minji)
-    # session, user, agency (header), bell (one), agencies, counts, medians,
-    # cooperation answers, reports.
-    with django_assert_num_queries(9):
+    # session, user (with agency, for the header), bell (one), agencies, counts,
+    # medians, cooperation answers, reports.
+    with django_assert_num_queries(8):
         response = client.get(reverse("performance:overview", args=[2026]))
     assert len(response.context["rows"]) == size + 1
 
