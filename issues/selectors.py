@@ -220,6 +220,7 @@ def with_list_relations(issues: QuerySet[Issue]) -> QuerySet[Issue]:
 # time in the ORM. A field shown but missing here costs a query per row, which
 # the query-count tests of the list and the export catch.
 _NAMES = ("name_ko", "name_en")
+_PERSON = ("username", "first_name", "last_name")  # what display_name reads
 LIST_FIELDS = (
     "title",
     "visibility",
@@ -236,9 +237,25 @@ LIST_COOPERATION_FIELDS = (
     "status",
     "reply_by",
     *(f"agency__{name}" for name in _NAMES),
-    "assignee__username",
-    "assignee__first_name",
-    "assignee__last_name",
+    *(f"assignee__{name}" for name in _PERSON),
+)
+
+# What a timeline entry (issue_detail.html's "timeline") shows: whole rows of
+# people, organizations, comments and attachments made the events query twice
+# as slow to build and to read. As with LIST_FIELDS, a field shown but missing
+# here costs a query per entry, which the detail page's query-count test (an
+# entry of every kind) catches.
+TIMELINE_FIELDS = (
+    "issue_id",
+    "kind",
+    "changes",
+    "created_at",
+    *(f"actor__{name}" for name in _PERSON),
+    *(f"actor__agency__{name}" for name in _NAMES),
+    *(f"agency__{name}" for name in _NAMES),
+    "comment__body",
+    "attachment__issue_id",
+    "attachment__original_name",
 )
 
 
@@ -260,7 +277,7 @@ def issue_detail(issue_id: int, user) -> Issue:
                 "events",
                 queryset=Event.objects.select_related(
                     "actor__agency", "agency", "comment", "attachment"
-                ),
+                ).only(*TIMELINE_FIELDS),
             ),
         )
         .get(pk=issue_id)

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from issues import services
-from issues.models import Issue
+from issues.models import Comment, Event, Issue
 from tests.factories import AgencyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +182,63 @@ def test_detail_query_count_does_not_grow_with_comments_or_cooperations(
     with django_assert_num_queries(9):
         response = client.get(open_issue.get_absolute_url())
     assert response.status_code == 200
+
+
+# One entry of each kind, with the changes each kind keeps (issues.services,
+# issues.deadlines, meetings.services): every branch of the timeline template.
+_CHANGES = {
+    "created": [],
+    "changed": [
+        {"field": "title", "old": "옛 제목", "new": "새 제목"},
+        {"field": "description", "old": "", "new": ""},
+        {"field": "due_date", "old": "2026-12-01", "new": "2026-12-24"},
+    ],
+    "status": [{"field": "status", "old": "open", "new": "in_progress"}],
+    "cooperation_requested": [{"field": "reply_by", "old": None, "new": "2026-12-10"}],
+    "cooperation_answered": [
+        {"field": "cooperation", "old": "requested", "new": "accepted", "note": "협조하겠습니다"}
+    ],
+    "cooperation_removed": [],
+    "comment": [],
+    "attachment": [],
+    "decision": [
+        {"field": "decision", "meeting": "부시장 회의", "text": "추진", "follow_up_due": "2026-12-31"}
+    ],
+    "cooperation_updated": [{"field": "reply_by", "old": "2026-12-10", "new": "2026-12-17"}],
+    "escalated": [{"step": "head", "purpose": "cooperation_reply", "deadline": "2026-12-10"}],
+}
+
+
+@pytest.mark.parametrize("copies", [1, 4])
+def test_every_kind_of_timeline_entry_is_shown_without_a_query_of_its_own(
+    client, minji, alice, agency_b, open_issue, attachment_on, copies, django_assert_num_queries
+):
+    """The timeline loads only the fields it shows (selectors.TIMELINE_FIELDS): a
+    field an entry needs but that list lacks would cost a query per entry."""
+    attachment = attachment_on(open_issue)
+    for _ in range(copies):
+        for kind, changes in _CHANGES.items():
+            Event.objects.create(
+                issue=open_issue,
+                actor=alice,
+                kind=kind,
+                changes=changes,
+                agency=agency_b,
+                comment=Comment.objects.create(issue=open_issue, author=alice, body="**댓글**")
+                if kind == "comment"
+                else None,
+                attachment=attachment if kind == "attachment" else None,
+            )
+    client.force_login(minji)
+
+    # As above; the Mayor's office opens every meeting, so naming the decision's
+    # meeting costs nothing.
+    with django_assert_num_queries(9):
+        response = client.get(open_issue.get_absolute_url())
+
+    page = response.content.decode()
+    assert page.count("<strong>댓글</strong>") == copies
+    assert page.count(alice.display_name) >= copies * len(_CHANGES)
+    assert page.count(agency_b.name) >= copies * 4
+    assert page.count("회의자료.pdf") >= copies
+    assert page.count("부시장 회의") == copies
