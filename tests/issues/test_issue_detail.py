@@ -202,7 +202,12 @@ _CHANGES = {
     "comment": [],
     "attachment": [],
     "decision": [
-        {"field": "decision", "meeting": "부시장 회의", "text": "추진", "follow_up_due": "2026-12-31"}
+        {
+            "field": "decision",
+            "meeting": "부시장 회의",
+            "text": "추진",
+            "follow_up_due": "2026-12-31",
+        }
     ],
     "cooperation_updated": [{"field": "reply_by", "old": "2026-12-10", "new": "2026-12-17"}],
     "escalated": [{"step": "head", "purpose": "cooperation_reply", "deadline": "2026-12-10"}],
