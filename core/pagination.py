@@ -28,7 +28,12 @@ class CappedPaginator(Paginator):
         if self.cap is None:
             return super().count
         # QuerySet slicing keeps it lazy: Django counts over a LIMITed subquery.
-        return min(self.object_list[: self.cap + 1].count(), self.cap + 1)
+        # Without the list's order: how many of the first cap + 1 matches there
+        # are does not depend on which come first, and unordered, PostgreSQL
+        # reads the table in its own order and stops at cap + 1, instead of
+        # walking the ordering index and fetching every row it passes (half the
+        # time of a two-syllable search's count on 20,000 issues).
+        return min(self.object_list.order_by()[: self.cap + 1].count(), self.cap + 1)
 
     @property
     def capped(self) -> bool:

@@ -1,6 +1,8 @@
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -228,6 +230,21 @@ def test_a_search_counts_its_matches_up_to_a_cap(client, alice, monkeypatch):
     assert broad.context["page"].paginator.num_pages == 2  # the first 3 matches' pages
     assert "현안 1건" in exact.content.decode()
     assert "현안 5건" in unfiltered.content.decode()  # the plain list counts exactly
+
+
+def test_a_search_counts_without_ordering_what_it_counts(client, alice):
+    """The capped count needs no order, and an ordered one walks the ordering index."""
+    services.issue_create(actor=alice, title="민원 하나", lead_agency=alice.agency)
+    client.force_login(alice)
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("issues:list"), {"q": "민원"})
+
+    sqls = [q["sql"] for q in queries if "issues_issue" in q["sql"] and "LIKE" in q["sql"]]
+    counts = [sql for sql in sqls if sql.startswith("SELECT COUNT(*)")]
+    assert len(counts) == 1
+    assert "ORDER BY" not in counts[0]
+    assert "LIMIT" in counts[0]
 
 
 def test_the_filter_panel_is_folded_unless_a_filter_is_set(client, alice):
