@@ -185,6 +185,14 @@ CACHES["template_fragments"] = {
     "TIMEOUT": 60 * 60,
     "OPTIONS": {"MAX_ENTRIES": 20_000},
 }
+# Small reference data read on many pages and changed only in the admin (the
+# issue list's menus, issues.selectors.menu_options), kept in each process's
+# memory for a minute: no round trip, and nothing lost when Redis is down.
+CACHES["local"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "local",
+    "TIMEOUT": 60,
+}
 
 # --- Internationalisation ------------------------------------------------------
 

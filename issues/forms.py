@@ -14,7 +14,7 @@ from core.forms import KRDSFormMixin, SafeInputMixin, parse_id
 
 from .filetypes import MAX_ATTACHMENT_SIZE
 from .models import Category, Cooperation, CooperationStatus, Issue, Priority, Status
-from .selectors import DEFAULT_SORT, IssueFilters
+from .selectors import DEFAULT_SORT, IssueFilters, menu_options
 
 
 class AgencyChoiceField(forms.ModelChoiceField):
@@ -296,12 +296,13 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
         menus = []
         for name in ("agency", "category"):
             field = self.fields[name]
-            # Read from the database once, in one plain query (a model choice
-            # field's own options open a server-side cursor: four round trips);
-            # the same options key and render the menu.
+            # Not the field's own options: they would open a server-side cursor
+            # (four round trips) on every page; selectors.menu_options keeps them.
+            # The same options key and render the menu.
+            model = field.queryset.model
             field.choices = [("", str(field.empty_label))] + [
-                (getattr(obj, field.to_field_name), str(field.label_from_instance(obj)))
-                for obj in field.queryset
+                (slug, str(field.label_from_instance(model(slug=slug, name_ko=ko, name_en=en))))
+                for slug, ko, en in menu_options(model)
             ]
             menus.append(field.choices)
         return repr((sorted(self.data.lists()), menus))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.core.cache import caches
 from django.db.models import (
     Case,
     Count,
@@ -312,3 +313,29 @@ def follow_state(issue: Issue, user) -> dict:
 def saved_searches(user) -> QuerySet[SavedSearch]:
     """One's own saved searches, by name; nobody else's, ever."""
     return SavedSearch.objects.filter(user=user).order_by("name", "id")
+
+
+# The list's menus of organizations and categories: both change only in the
+# admin, yet every list page read them (two queries of its ~nine). Each process
+# keeps them for a minute in its own memory ("local" cache: a dead Redis costs
+# nothing); saving or deleting one clears them at once in the process that did
+# it (issues.apps), and the others follow within the minute. A menu a minute
+# late is harmless: what is chosen from it is still checked against the
+# database when the form is validated.
+MENU_SECONDS = 60
+
+
+def menu_options(model: type[Agency] | type[Category]) -> list[tuple[str, str, str]]:
+    """``(slug, name_ko, name_en)`` of every organization or category, in their order."""
+    key = f"menu-options:{model._meta.label_lower}"
+    local = caches["local"]
+    options = local.get(key)
+    if options is None:
+        options = list(model.objects.values_list("slug", "name_ko", "name_en"))
+        local.set(key, options, MENU_SECONDS)
+    return options
+
+
+def forget_menu_options(sender: type[Agency] | type[Category], **kwargs) -> None:
+    """A receiver of post_save and post_delete: the next list reads the menu afresh."""
+    caches["local"].delete(f"menu-options:{sender._meta.label_lower}")

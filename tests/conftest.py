@@ -81,6 +81,19 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_local_cache():
+    """Forget what the previous test left in each process's "local" cache.
+
+    It holds reference data such as the list's menus (issues.selectors.menu_options),
+    cleared when a row is saved; a rolled-back test saves nothing, so its rows
+    would otherwise outlive it there.
+    """
+    from django.core.cache import caches
+
+    caches["local"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Start every test in the default language (Korean), as a new request would.
 

@@ -202,6 +202,7 @@ def _list_queries(client, size: int, user) -> int:
         issue = services.issue_create(actor=author, title=f"현안 {n}", lead_agency=lead)
         services.issue_follow(user=user, issue=issue)
     client.force_login(user)
+    client.get(reverse("issues:list"))  # reads the menus, then kept (selectors.menu_options)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(reverse("issues:list"), {"following": "1"})
     assert len(response.context["page"].object_list) == min(size, 25)

@@ -2,12 +2,14 @@ import datetime
 
 import pytest
 from django.db import connection
+from django.db.models.signals import post_delete
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from factory.django import mute_signals
 
 from issues import services
-from issues.models import Issue
+from issues.models import Category, Issue
 from tests.factories import AgencyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -191,12 +193,52 @@ def test_list_query_count_does_not_grow_with_issues(client, alice, size, django_
     _populate(size, alice.agency, cooperators, alice)
     client.force_login(alice)
 
-    # session, user (with their agency, for the header), the unread bell (one UNION ALL
-    # count), filter choices (agencies, categories), count, one page of issues, their
-    # cooperations; the saved searches beside the list.
+    # The first list page reads the menus (organizations, categories): 2 queries.
     with django_assert_num_queries(9):
+        client.get(reverse("issues:list"))
+    # Every later one: session, user (with their agency, for the header), the unread
+    # bell (one UNION ALL count), count, one page of issues, their cooperations; the
+    # saved searches beside the list. The menus are kept (selectors.menu_options).
+    with django_assert_num_queries(7):
         response = client.get(reverse("issues:list"))
     assert len(response.context["page"].object_list) == min(size, 25)
+
+
+def test_the_menus_show_a_renamed_or_new_organization_or_category_at_once(client, alice):
+    """The list keeps its menus for a minute, but a change made here clears them."""
+    client.force_login(alice)
+    client.get(reverse("issues:list"))  # the menus are now kept
+
+    alice.agency.name_ko = "새이름재단"
+    alice.agency.save()
+    new_agency = AgencyFactory(name_ko="신설연구원")
+    category = Category.objects.create(slug="new-kind", name_ko="새분류", name_en="New kind")
+    page = client.get(reverse("issues:list")).content.decode()
+
+    assert "새이름재단" in page
+    assert f'<option value="{new_agency.slug}">신설연구원</option>' in page
+    assert '<option value="new-kind">새분류</option>' in page
+
+    category.delete()
+    assert '<option value="new-kind">' not in client.get(reverse("issues:list")).content.decode()
+
+
+def test_a_menu_choice_gone_from_the_database_is_ignored(client, alice):
+    """A menu kept in another process may still offer a deleted category for a minute."""
+    client.force_login(alice)
+    category = Category.objects.create(slug="gone", name_ko="사라진분류", name_en="Gone")
+    services.issue_create(actor=alice, title="남은 현안", lead_agency=alice.agency)
+    client.get(reverse("issues:list"))
+    with mute_signals(post_delete):  # deleted by another process: this one's menu is stale
+        category.delete()
+
+    response = client.get(reverse("issues:list"), {"category": "gone"})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert '<option value="gone" selected>사라진분류</option>' in page  # for up to a minute
+    assert 'aria-invalid="true" aria-describedby="id_category_error"' in page  # it says so
+    assert "남은 현안" in page  # and the filter it names is ignored, as any unknown value
 
 
 def test_dashboard_filters_select_exactly_their_issues(client, minji, alice, bob, issues):
