@@ -28,6 +28,7 @@ from .models import (
     ACTIVE_STATUSES,
     DONE_STATUSES,
     PRIORITY_RANK,
+    Attachment,
     Category,
     Cooperation,
     CooperationStatus,
@@ -273,7 +274,7 @@ def issue_detail(issue_id: int, user) -> Issue:
                 "cooperations",
                 queryset=Cooperation.objects.select_related("agency", "answered_by", "assignee"),
             ),
-            "attachments__uploaded_by",
+            Prefetch("attachments", queryset=Attachment.objects.select_related("uploaded_by")),
             Prefetch(
                 "events",
                 queryset=Event.objects.select_related(

@@ -176,10 +176,10 @@ def test_detail_query_count_does_not_grow_with_comments_or_cooperations(
     client.force_login(alice)
 
     # session, user (with agency), bell (one count); the issue; cooperations, attachments,
-    # events (each with their related rows joined); form choices for status; the follow box
-    # (followers and whether the user is one, one query). (The meetings whose agenda holds the
-    # issue come in a fragment of their own: meetings:issue_agenda.)
-    with django_assert_num_queries(9):
+    # events (each with their related rows joined); the follow box (followers and whether
+    # the user is one, one query). (The meetings whose agenda holds the issue come in a
+    # fragment of their own: meetings:issue_agenda.)
+    with django_assert_num_queries(8):
         response = client.get(open_issue.get_absolute_url())
     assert response.status_code == 200
 
@@ -238,7 +238,7 @@ def test_every_kind_of_timeline_entry_is_shown_without_a_query_of_its_own(
 
     # As above; the Mayor's office opens every meeting, so naming the decision's
     # meeting costs nothing.
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         response = client.get(open_issue.get_absolute_url())
 
     page = response.content.decode()
