@@ -119,10 +119,23 @@ they paid off. None of them caches a page; each removes a cost at its cause.
   such a key cannot go stale, so nothing invalidates it and a dead Redis
   costs it nothing. `tests/issues/test_list_fragments.py` changes each shown
   value behind the cache's back and expects to see it.
-- **Menus in one plain query**: a model choice field's own options open a
-  server-side cursor (DECLARE, FETCH, CLOSE), four round trips per menu.
+- **Menus in one plain query, then kept a minute**: a model choice field's own
+  options open a server-side cursor (DECLARE, FETCH, CLOSE), four round trips
+  per menu. The organizations and categories are read in one plain query each
+  and kept in each process's memory for a minute (`issues.selectors.menu_options`,
+  cache alias `local`); a save or delete clears them.
 - **The bell in one round trip**: issue notifications and meeting reminders
   are counted together (`UNION ALL` of their ids), one query on every page.
+- **The person with their organization**: `agencies.backends.UserBackend`
+  loads the signed-in person and the organization the header names in one
+  query, one fewer on every signed-in page.
+- **Only what the timeline shows** (`issues/selectors.py` `TIMELINE_FIELDS`):
+  building and reading the events query with whole rows of people,
+  organizations, comments and attachments took twice as long.
+- **A search counts without ordering**: the capped count of a two-syllable
+  search (`core/pagination.py`) needs no order, and unordered PostgreSQL reads
+  the table in its own order and stops at the cap, instead of walking the
+  ordering index: half the count's time.
 
 Everything below the line is generated; run `make bench` to refresh it
 (`BENCH_DURATION=10 make bench` for shorter runs, `BENCH_QUICK=1` for a trial).
