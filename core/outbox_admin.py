@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -75,3 +76,45 @@ class OutboxAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         """The last line of the last error, short enough for a list column."""
         error = obj.last_error.strip().splitlines()[-1] if obj.last_error.strip() else ""
         return error if len(error) <= 80 else f"{error[:79]}…"
+
+
+class OutboxStateFilter(admin.SimpleListFilter):
+    """Where a row's message stands, read through its admin's ``outbox``.
+
+    A subclass sets ``title``, ``parameter_name`` and the ``states`` it offers,
+    a choice from ``STATES``: "skipped" needs an outbox with a ``skipped_field``.
+    """
+
+    STATES: ClassVar[dict[str, Any]] = {
+        "sent": _("Sent"),
+        "waiting": _("Due, not sent"),
+        "failing": _("Failed, retrying"),
+        "skipped": _("Withheld at send time"),
+        "planned": _("Not due yet"),
+        "none": _("No e-mail owed"),
+    }
+    states: ClassVar[tuple[str, ...]]
+
+    def __init__(self, request, params, model, model_admin) -> None:
+        self.outbox: Outbox = model_admin.outbox
+        super().__init__(request, params, model, model_admin)
+
+    def lookups(self, request, model_admin) -> list[tuple[str, Any]]:
+        return [(state, self.STATES[state]) for state in self.states]
+
+    def queryset(self, request, queryset):
+        outbox, value = self.outbox, self.value()
+        unfinished = outbox.unfinished().values("pk")
+        if value == "sent":
+            return queryset.filter(**{f"{outbox.sent_field}__isnull": False})
+        if value == "waiting":
+            return queryset.filter(pk__in=outbox.owed(timezone.now()).values("pk"))
+        if value == "failing":
+            return queryset.filter(pk__in=unfinished, attempts__gt=0).exclude(last_error="")
+        if value == "skipped":
+            return queryset.filter(**{f"{outbox.skipped_field}__isnull": False})
+        if value == "planned":
+            return queryset.filter(pk__in=unfinished, **{f"{outbox.due_field}__gt": timezone.now()})
+        if value == "none":
+            return queryset.filter(**{f"{outbox.due_field}__isnull": True})
+        return queryset

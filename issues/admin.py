@@ -1,14 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import HttpResponseRedirect
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from agencies.models import Agency
 from core.admin import ReadOnlyAdminMixin
-from core.outbox_admin import OutboxAdmin
+from core.outbox_admin import OutboxAdmin, OutboxStateFilter
 
 from . import deadlines, notifications, services
 from .models import (
@@ -209,37 +207,12 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     deletable = False
 
 
-class EmailStateFilter(admin.SimpleListFilter):
+class EmailStateFilter(OutboxStateFilter):
     """Where a notification's e-mail stands."""
 
     title = _("e-mail")
     parameter_name = "email"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("sent", _("Sent")),
-            ("waiting", _("Due, not sent")),
-            ("failing", _("Failed, retrying")),
-            ("skipped", _("Withheld at send time")),
-            ("none", _("No e-mail owed")),
-        ]
-
-    def queryset(self, request, queryset):
-        unfinished = Q(
-            email_due_at__isnull=False, emailed_at__isnull=True, email_skipped_at__isnull=True
-        )
-        value = self.value()
-        if value == "sent":
-            return queryset.filter(emailed_at__isnull=False)
-        if value == "waiting":
-            return queryset.filter(unfinished, email_due_at__lte=timezone.now())
-        if value == "failing":
-            return queryset.filter(unfinished, attempts__gt=0).exclude(last_error="")
-        if value == "skipped":
-            return queryset.filter(email_skipped_at__isnull=False)
-        if value == "none":
-            return queryset.filter(email_due_at__isnull=True)
-        return queryset
+    states = ("sent", "waiting", "failing", "skipped", "none")
 
 
 @admin.register(Notification)

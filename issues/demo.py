@@ -2,9 +2,10 @@
 
 Two different jobs live here:
 
-* ``seed_demo_issues`` files about forty hand-written Korean issues between
-  the organizations *through* ``issues.services``, so permissions, invariants
-  and timelines (Event rows) are exactly what real use produces. It then
+* ``seed_demo_issues`` files the forty hand-written Korean issues of
+  ``data/demo_issues.json`` between the organizations *through*
+  ``issues.services``, so permissions, invariants and timelines (Event rows)
+  are exactly what real use produces. It then
   back-dates every row it wrote so lists and dashboards look like a year of
   work. It is idempotent: a demo issue whose title already exists is skipped.
 * ``seed_bulk`` tops the database up to N generated issues and M generated
@@ -18,11 +19,13 @@ Both jobs draw from fixed random seeds, so the same database results twice.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 from django.db import connection, transaction
@@ -60,7 +63,7 @@ class DemoIssue:
     lead: str  # agency slug (agencies/data/agencies.json)
     cooperating: tuple[str, ...]
     category: str  # category slug (issues/migrations/0003_categories.py)
-    priority: str
+    priority: str  # a Priority value
     background: str
     asks: tuple[str, ...]
     restricted: bool = False
@@ -75,259 +78,19 @@ class DemoIssue:
         )
 
 
-# A data table: laid out by hand, one issue per block.
-# fmt: off
-P = Priority
-DEMO_ISSUES: tuple[DemoIssue, ...] = (
-    DemoIssue(
-        "AI 데이터센터 연계 실증 과제 공동 발굴", "gtp", ("gicon", "gjri"), "ai-data", P.HIGH,
-        "국가 AI 데이터센터 가동에 맞춰 지역 기업의 GPU 자원 활용 수요가 빠르게 늘고 있습니다. "
-        "기관별로 흩어진 실증 수요를 모아 공동 과제로 묶을 필요가 있습니다.",
-        ("기관별 AI 실증 수요 조사 결과 공유", "공동 과제 후보 3건 이상 제안",
-         "데이터 반출·보안 협약(안) 검토"),
-    ),
-    DemoIssue(
-        "도시철도 2호선 공사 구간 교통 대책 협의", "grtc", ("gtcti", "gmdc"), "mobility", P.URGENT,
-        "2호선 2단계 공사로 백운광장·남광주 일대 차로가 축소되어 출퇴근 시간 정체가 심해지고 "
-        "있습니다. 시민 불편 민원이 하루 평균 30건을 넘었습니다.",
-        ("우회 경로 안내 표지 추가 설치", "운수종사자 대상 공사 구간 안전 교육 일정 조정",
-         "인접 부지의 임시 주차장 활용 가능 여부 검토"),
-    ),
-    DemoIssue(
-        "광주비엔날레 기간 셔틀버스 운영", "biennale", ("grtc", "gjcf", "gic"), "culture-tourism",
-        P.HIGH,
-        "전시 기간 주말 관람객이 하루 1만 명을 넘지만 도시철도역과 전시관 사이 연계 교통이 "
-        "부족합니다.",
-        ("상무역 ↔ 비엔날레전시관 셔틀 배차 간격 협의", "외국인 관람객용 다국어 안내문 제작",
-         "문화재단 주관 행사와 연계한 공동 홍보"),
-    ),
-    DemoIssue(
-        "청년 일자리 박람회 공동 개최", "gepa", ("kdjcenter", "gtp", "gile"), "economy-jobs",
-        P.NORMAL,
-        "기관마다 따로 열던 채용 행사를 하나로 묶어 청년 구직자의 발걸음을 줄이고 참여 기업을 "
-        "늘리려 합니다.",
-        ("김대중컨벤션센터 전시홀 대관 일정 확보", "입주·지원 기업 참가 모집",
-         "현장 취업 역량 강좌 운영"),
-    ),
-    DemoIssue(
-        "탄소중립 실천 캠페인 공동 추진", "gec", ("gwf", "gjsports"), "environment", P.NORMAL,
-        "2045 탄소중립 목표에 맞춰 시민 참여형 실천 캠페인을 공공기관이 함께 추진합니다.",
-        ("기관별 실천 과제(일회용품 줄이기, 대중교통 이용) 선정",
-         "생활체육 행사와 연계한 홍보 부스", "캠페인 참여 실적 분기별 공유"),
-    ),
-    DemoIssue(
-        "김대중컨벤션센터 국제회의 유치 협력", "kdjcenter", ("gic", "gfn", "gjri"),
-        "culture-tourism", P.HIGH,
-        "2027년 국제회의 유치 경쟁이 본격화되었습니다. 유치 제안서에 지역 연구·국제교류 역량을 "
-        "함께 담아야 합니다.",
-        ("국제회의 주제와 연계한 연구 성과 자료 제공", "해외 네트워크를 통한 유치 홍보",
-         "영어 홍보 영상 제작 지원"),
-    ),
-    DemoIssue(
-        "복지 사각지대 위기가구 발굴 정보 공유", "gjwf", ("gjpass", "gwf"), "welfare", P.URGENT,
-        "단전·단수, 임대료 체납 등 위기 신호가 여러 기관에 흩어져 있어 위기가구 발굴이 늦어지고 "
-        "있습니다. 개인정보가 포함되므로 관계 기관만 열람합니다.",
-        ("기관별 위기 신호 정보 항목 정리", "개인정보 제공 동의 절차 마련",
-         "월 1회 사례 회의 참여"),
-        restricted=True,
-    ),
-    DemoIssue(
-        "광주FC 홈경기 관람객 대중교통 이용 활성화", "gwangjufc", ("grtc", "gtcti"), "mobility",
-        P.NORMAL,
-        "홈경기 날 경기장 주변 불법 주차와 정체가 반복됩니다. 도시철도 이용을 늘릴 방안이 "
-        "필요합니다.",
-        ("경기 종료 시간대 도시철도 증편 검토", "관람권 제시 시 환승 할인 이벤트 협의",
-         "경기장 주변 교통 안내 인력 지원"),
-    ),
-    DemoIssue(
-        "수소차 충전 인프라 확충 부지 협의", "gica", ("gmdc", "gec"), "environment", P.HIGH,
-        "수소차 보급 목표 대비 충전소가 부족합니다. 공공기관 보유 부지 중 충전소 입지를 찾고 "
-        "있습니다.",
-        ("보유 부지 중 후보지 목록 제공", "환경 영향 사전 검토", "주민 설명회 공동 개최"),
-    ),
-    DemoIssue(
-        "광주글로벌모터스 협력사 인력 양성 과정 개설", "ggm", ("gepa", "gile", "gtp"),
-        "economy-jobs", P.NORMAL,
-        "생산 물량 증가로 협력사의 숙련 인력 수요가 커졌습니다. 지역 청년을 대상으로 한 맞춤형 "
-        "양성 과정이 필요합니다.",
-        ("교육 과정 설계와 강사 지원", "수료생 채용 연계", "교육 장비·공간 공동 활용"),
-    ),
-    DemoIssue(
-        "소상공인 특례보증 신청 절차 간소화", "gcgf", ("gepa",), "economy-jobs", P.NORMAL,
-        "특례보증 신청 서류가 많아 소상공인의 부담이 크다는 의견이 계속 접수되고 있습니다.",
-        ("중복 제출 서류 목록 정리", "경제고용진흥원 상담 창구와 온라인 접수 연계"),
-    ),
-    DemoIssue(
-        "공공디자인 가이드라인 적용 도시철도 역사 개선", "gdc", ("grtc",), "urban-development",
-        P.LOW,
-        "1호선 역사의 안내 사인이 제각각이라 이용객 혼란이 있습니다. 공공디자인 가이드라인에 "
-        "맞춘 단계적 개선을 제안합니다.",
-        ("시범 역사 2곳 선정", "사인 교체 예산 분담 협의", "장애인 이용 편의 검토"),
-    ),
-    DemoIssue(
-        "에너지 자립 마을 조성 사업 연계", "gmdc", ("gec", "gica"), "urban-development", P.NORMAL,
-        "신규 택지 개발 단지에 태양광·ESS를 갖춘 에너지 자립 마을을 시범 조성하려 합니다.",
-        ("에너지 수요 예측 자료 제공", "전기차 충전 설비 연계 설계 검토", "주민 운영 모델 자문"),
-    ),
-    DemoIssue(
-        "음식물류 폐기물 자원화 시설 악취 민원 대응", "gec", ("gmdc",), "environment", P.URGENT,
-        "여름철 자원화 시설 인근 아파트 단지의 악취 민원이 급증했습니다.",
-        ("악취 측정 결과 공동 공개", "완충 녹지 조성 부지 협의", "주민 간담회 공동 참석"),
-    ),
-    DemoIssue(
-        "장애인 생활체육 프로그램 공공시설 공동 활용", "gjparasports", ("gjsports", "gjpass"),
-        "welfare", P.NORMAL,
-        "장애인 생활체육 프로그램을 운영할 접근성 좋은 시설이 부족합니다.",
-        ("평일 오전 체육관 유휴 시간대 공유", "이동 지원 인력 협조"),
-    ),
-    DemoIssue(
-        "외국인 주민 생활 정보 다국어 방송 제작", "gfn", ("gic", "gwf"), "administration", P.LOW,
-        "외국인 주민이 생활 정보(의료, 고용, 주거)를 얻을 창구가 부족합니다.",
-        ("방송 주제 발굴을 위한 상담 사례 공유", "결혼이주여성 출연자 추천"),
-    ),
-    DemoIssue(
-        "메타버스 기반 관광 콘텐츠 공동 제작", "gicon", ("biennale", "gjcf", "gdc"),
-        "culture-tourism", P.NORMAL,
-        "비엔날레·문화전당 등 대표 문화 자원을 하나의 메타버스 공간에 담는 관광 콘텐츠를 "
-        "제작합니다.",
-        ("전시 작품 디지털 사용권 협의", "문화 행사 일정 데이터 제공", "공간 디자인 자문"),
-    ),
-    DemoIssue(
-        "돌봄 노동자 처우 개선 실태조사", "gjpass", ("gwf", "gjri"), "welfare", P.HIGH,
-        "돌봄 종사자의 이직률이 높아 서비스 질이 흔들리고 있습니다. 조사 원자료에 개인정보가 "
-        "있어 관계 기관만 열람합니다.",
-        ("설문 문항 공동 검토", "조사 결과 분석과 정책 제언"),
-        restricted=True,
-    ),
-    DemoIssue(
-        "평생학습 디지털 역량 강좌 공동 운영", "gile", ("gicon", "gwf"), "economy-jobs", P.LOW,
-        "중장년·경력단절 여성의 디지털 역량 강좌 수요가 늘었습니다.",
-        ("강사 인력풀 공유", "교육장 장비 지원"),
-    ),
-    DemoIssue(
-        "여성 창업 지원 공간 공동 활용", "gwf", ("gepa", "gcgf"), "economy-jobs", P.NORMAL,
-        "여성 창업자를 위한 공유 오피스가 포화 상태입니다.",
-        ("창업 지원 공간 추가 배정 검토", "창업 초기 보증 상품 안내 세미나 개최"),
-    ),
-    DemoIssue(
-        "전국체전 대비 경기장 시설 안전 점검", "gjsports", ("gmdc", "gjparasports"),
-        "administration", P.HIGH,
-        "전국체전 개최를 앞두고 노후 경기장의 안전 점검과 보수가 필요합니다.",
-        ("시설 정밀 점검 일정 협의", "장애인 편의시설 점검 참여", "보수 공사 우선순위 합의"),
-    ),
-    DemoIssue(
-        "광주형 일자리 성과 분석 연구 협조", "gjri", ("ggm", "gepa"), "economy-jobs", P.NORMAL,
-        "광주형 일자리의 고용·임금 성과를 분석해 후속 모델을 설계하려 합니다. 미공개 경영 "
-        "자료가 포함되어 관계 기관만 열람합니다.",
-        ("고용·임금 현황 자료 제공", "협력사 인터뷰 일정 지원"),
-        restricted=True,
-    ),
-    DemoIssue(
-        "도시철도 역사 유휴 공간 청년 창업 공간 활용", "grtc", ("gepa", "gdc"), "economy-jobs",
-        P.NORMAL,
-        "일부 역사의 상가 공실이 장기화되어 청년 창업 공간으로 활용하는 방안을 검토합니다.",
-        ("입점 청년 기업 모집·선정 지원", "공간 리모델링 디자인 자문"),
-    ),
-    DemoIssue(
-        "택시·버스 운수종사자 친절 교육 공동 운영", "gtcti", ("grtc",), "mobility", P.LOW,
-        "대중교통 불친절 민원을 줄이기 위해 운수종사자 교육 과정을 개편합니다.",
-        ("도시철도 고객 응대 사례 공유", "교육 강사 파견"),
-    ),
-    DemoIssue(
-        "공공기관 통합 데이터 플랫폼 데이터 표준 협의", "gicon", ("gtp", "gjri", "gec"),
-        "ai-data", P.HIGH,
-        "기관마다 다른 데이터 형식 때문에 통합 플랫폼 연계가 지연되고 있습니다.",
-        ("보유 데이터 목록과 형식 제출", "공통 코드 표준(안) 검토", "개방 가능 데이터 선정"),
-    ),
-    DemoIssue(
-        "5·18 기념 문화행사 국제 교류 프로그램", "gic", ("gjcf", "gfn"), "culture-tourism",
-        P.NORMAL,
-        "해외 자매도시 청년들이 5·18 기념 문화행사에 참여하는 교류 프로그램을 준비합니다.",
-        ("문화행사 참여 프로그램 구성", "영어 방송 홍보 편성"),
-    ),
-    DemoIssue(
-        "청년 임대주택 입주자 주거 상담 연계", "gmdc", ("gjwf", "gwf"), "welfare", P.NORMAL,
-        "청년 임대주택 입주자 중 주거비 부담과 고립 위험이 있는 가구에 상담을 연계하려 합니다.",
-        ("복지 상담 인력 연계", "여성 1인 가구 안전 지원 사업 안내"),
-    ),
-    DemoIssue(
-        "자율주행 실증 구간 교통 데이터 공유", "gica", ("grtc", "gtp", "gicon"), "ai-data",
-        P.HIGH,
-        "자율주행 실증 구간 확대를 위해 실시간 교통·승객 데이터가 필요합니다.",
-        ("역사 주변 승하차 데이터 제공", "데이터 수집 장비 설치 협의", "데이터 분석 인프라 지원"),
-    ),
-    DemoIssue(
-        "폭염 대비 취약계층 무더위 쉼터 운영 협력", "gjwf", ("gjpass", "gjsports", "gile"),
-        "welfare", P.URGENT,
-        "폭염 특보가 잦아지면서 공공시설을 무더위 쉼터로 추가 지정할 필요가 있습니다.",
-        ("기관 보유 시설 중 쉼터 지정 가능 공간 제출", "쉼터 운영 인력 지원",
-         "독거 어르신 안부 확인 연계"),
-    ),
-    DemoIssue(
-        "광주FC 유소년 축구 교실 확대", "gwangjufc", ("gjsports", "gile"), "culture-tourism",
-        P.LOW,
-        "유소년 축구 교실 대기 인원이 200명을 넘었습니다.",
-        ("학교 운동장·체육시설 사용 협조", "방과후 프로그램 연계"),
-    ),
-    DemoIssue(
-        "공공기관 채용 공동 설명회 개최", "gepa", ("gjri", "gec", "gmdc"), "economy-jobs",
-        P.NORMAL,
-        "지역 인재 채용 목표 달성을 위해 공공기관 합동 채용 설명회를 엽니다.",
-        ("기관별 채용 일정과 직무 소개 자료 제출", "현직자 멘토 참여"),
-    ),
-    DemoIssue(
-        "국제회의 참가자 대상 광주 관광 패키지 개발", "kdjcenter", ("gjcf", "gic"),
-        "culture-tourism", P.NORMAL,
-        "국제회의 참가자의 체류 기간을 늘리기 위해 회의 전후 관광 패키지를 개발합니다.",
-        ("문화 공연 관람 프로그램 연계", "외국어 해설사 지원"),
-    ),
-    DemoIssue(
-        "문화예술인 창작 공간 임대료 지원 협의", "gjcf", ("gmdc",), "culture-tourism", P.NORMAL,
-        "구도심 임대료 상승으로 예술인 창작 공간이 줄고 있습니다.",
-        ("공사 보유 상가 중 창작 공간 후보 제공", "임대료 감면 기준 협의"),
-    ),
-    DemoIssue(
-        "영산강 수질 개선 모니터링 데이터 공유", "gec", ("gjri", "gicon"), "environment",
-        P.NORMAL,
-        "영산강 본류 수질 측정 자료를 연구·정책에 활용할 수 있도록 공유 체계를 만듭니다.",
-        ("측정 자료 정기 제공", "수질 예측 모델 공동 연구", "시민 공개용 시각화"),
-    ),
-    DemoIssue(
-        "사회서비스 종사자 안전 매뉴얼 공동 개발", "gjpass", ("gjwf",), "welfare", P.NORMAL,
-        "가정 방문 서비스 중 폭언·폭행 피해 사례가 늘어 안전 매뉴얼이 필요합니다.",
-        ("피해 사례 수집", "매뉴얼 초안 검토"),
-    ),
-    DemoIssue(
-        "장애인 체육대회 선수단 이동 지원 차량 협조", "gjparasports", ("grtc", "gtcti"),
-        "mobility", P.HIGH,
-        "장애인 체육대회 기간 선수단 이동 차량이 부족합니다.",
-        ("저상 차량 지원 가능 대수 회신", "운전 인력 안전 교육"),
-    ),
-    DemoIssue(
-        "스마트공장 도입 중소기업 보증 연계 지원", "gcgf", ("gtp", "gepa"), "economy-jobs",
-        P.NORMAL,
-        "스마트공장 도입 기업이 설비 자금 마련에 어려움을 겪고 있습니다.",
-        ("기술 평가 결과 공유", "보증 우대 대상 기업 추천"),
-    ),
-    DemoIssue(
-        "내년도 정책 연구 과제 공공기관 수요 조사", "gjri", (), "administration", P.LOW,
-        "내년도 정책 연구 과제를 정하기 위해 기관별 연구 수요를 받습니다.",
-        ("기관별 연구 수요 2건 이내 제출",),
-    ),
-    DemoIssue(
-        "재난 안내 영어 방송 체계 구축", "gfn", ("gic",), "administration", P.HIGH,
-        "태풍·폭우 때 외국인 주민에게 재난 정보가 늦게 전달된다는 지적이 있었습니다.",
-        ("재난 문자 번역 지원 인력 협조", "외국인 커뮤니티 전파 경로 공유"),
-    ),
-    DemoIssue(
-        "비엔날레 전시관 주변 보행 환경 개선", "biennale", ("gdc", "gmdc"), "urban-development",
-        P.NORMAL,
-        "전시관 주변 보도가 좁고 안내 사인이 부족해 관람객 보행이 불편합니다.",
-        ("보행 동선 디자인 개선안 마련", "보도 확장 구간 공사 일정 협의"),
-    ),
-)
-del P
-# fmt: on
+# The issues themselves are content, kept as data like the organizations they name.
+DATA_FILE = Path(__file__).resolve().parent / "data" / "demo_issues.json"
+
+
+def _load_demo_issues() -> tuple[DemoIssue, ...]:
+    rows = json.loads(DATA_FILE.read_text(encoding="utf-8"))["issues"]
+    return tuple(
+        DemoIssue(**(row | {"cooperating": tuple(row["cooperating"]), "asks": tuple(row["asks"])}))
+        for row in rows
+    )
+
+
+DEMO_ISSUES = _load_demo_issues()
 DEMO_TITLES = frozenset(spec.title for spec in DEMO_ISSUES)
 
 # Words the demo actors write. ``{agency}`` is the author's organization.

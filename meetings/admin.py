@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 from agencies.models import Agency
 from core.admin import AdminPageMixin
 from core.forms import SafeInputMixin
-from core.outbox_admin import OutboxAdmin
+from core.outbox_admin import OutboxAdmin, OutboxStateFilter
 
 from . import reminders, services
 from .models import (
@@ -249,31 +249,12 @@ class PerformanceReportAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-class SentFilter(admin.SimpleListFilter):
+class SentFilter(OutboxStateFilter):
     """Where a reminder stands: sent, waiting (due and owed), failing, or not due yet."""
 
     title = _("state")
     parameter_name = "state"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("sent", _("Sent")),
-            ("waiting", _("Due, not sent")),
-            ("failing", _("Failed, retrying")),
-            ("planned", _("Not due yet")),
-        ]
-
-    def queryset(self, request, queryset):
-        now = timezone.now()
-        if self.value() == "sent":
-            return queryset.filter(sent_at__isnull=False)
-        if self.value() == "waiting":
-            return queryset.filter(pk__in=reminders.owed(now).values("pk"))
-        if self.value() == "failing":
-            return queryset.filter(sent_at__isnull=True, attempts__gt=0).exclude(last_error="")
-        if self.value() == "planned":
-            return queryset.filter(sent_at__isnull=True, due_at__gt=now)
-        return queryset
+    states = ("sent", "waiting", "failing", "planned")
 
 
 def _offset_text(offset: timedelta) -> str:
