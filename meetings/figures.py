@@ -7,14 +7,20 @@ number of issues or organizations:
 
 1. the organizations shown;
 2. one pass over the issues, grouped by lead organization and status: the
-   headline, the agency table's issue counts and the 12-month trend
-   (``_issue_counts``);
-3. the issues on an upcoming agenda, a few rows read by key (``_on_agenda``);
-4. the median days to resolve per lead organization;
-5. one pass over the open cooperation requests, grouped by (lead,
+   headline and the agency table's issue counts (``_issue_counts``);
+3. one pass over the issues, grouped by the months they were filed and
+   resolved in: the 12-month trend (``_trend_counts``);
+4. the issues on an upcoming agenda, a few rows read by key (``_on_agenda``);
+5. the median days to resolve per lead organization;
+6. one pass over the open cooperation requests, grouped by (lead,
    cooperating organization): the agency table's waiting requests and the
    cooperation map (``_open_requests``);
-6. the next meetings and their reminders (two), the briefing (two).
+7. the answers' medians and the escalations (``_follow_through``, two);
+8. the next meetings with their reminders, the briefing (two).
+
+On PostgreSQL the passes over the issues read only the narrow
+``issue_lead_status_idx`` (an index-only scan: it includes every column they
+use), never the wide rows.
 
 Figures are cached (as data, never as HTML) for at most ``CACHE_SECONDS``;
 each number links to the issue list filtered to exactly the issues it counts
@@ -27,7 +33,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -106,16 +125,16 @@ def compute_figures(*, viewer, scope: Agency | None, period: Period, today: date
     issues = Issue.objects.visible_to(viewer)
     if scope is not None:
         issues = issues.involving(scope)
-    agencies = _organizations(scope)
+    agencies = _organizations(scope, year=today.year)
     months = month_starts(today)
-    counts = _issue_counts(issues, period=period, today=today, months=months)
+    counts = _issue_counts(issues, period=period, today=today)
     requests = _open_requests(issues, now=now, today=today)
     resolved = issues.filter(status__in=DONE_STATUSES, **resolved_between(period.start, period.end))
     links = IssueLinks(period)
-    trend = _trend(counts, months)
+    trend = _trend(_trend_counts(issues, months), months)
     medians = {
         "resolve": median_days_by_lead(resolved),
-        **_follow_through(issues, period),
+        **_follow_through(_about_issues_in_scope(viewer, scope, issues), period),
     }
     return {
         "headline": _headline(counts) | {"on_agenda": _on_agenda(issues)},
@@ -130,8 +149,27 @@ def compute_figures(*, viewer, scope: Agency | None, period: Period, today: date
     }
 
 
-def _organizations(scope: Agency | None) -> list[Agency]:
-    agencies = Agency.objects.active().public_organizations()
+def _about_issues_in_scope(viewer, scope: Agency | None, issues: QuerySet[Issue]) -> Q:
+    """For rows that point at an issue (``issue``): those about an issue in ``issues``.
+
+    For all organizations that is every issue the viewer may read, which
+    ``visible_through`` says without a join when the viewer reads everything:
+    a join to 20,000 issues that filters nothing took half of each such query.
+    """
+    if scope is None:
+        return Issue.objects.visible_through(viewer, "issue")
+    return Q(issue__in=issues)
+
+
+def _organizations(scope: Agency | None, *, year: int) -> list[Agency]:
+    """The organizations shown, each with ``report_submitted``: whether its performance
+    report for ``year`` is in (the briefing readiness), asked in the same query."""
+    submitted = PerformanceReport.objects.filter(
+        agency=OuterRef("pk"), year=year, status=PerformanceReportStatus.SUBMITTED
+    )
+    agencies = (
+        Agency.objects.active().public_organizations().annotate(report_submitted=Exists(submitted))
+    )
     if scope is not None:
         agencies = agencies.filter(pk=scope.pk)
     return list(agencies)
@@ -159,7 +197,7 @@ ANY_STATUS = None
 
 
 def _issue_conditions(
-    period: Period, today: date, months: list[date]
+    period: Period, today: date
 ) -> dict[str, tuple[Q | None, tuple[str, ...] | None]]:
     """What each count of ``_issue_counts`` counts: a condition, and the statuses it is for.
 
@@ -176,22 +214,20 @@ def _issue_conditions(
         # once instead of probing the cooperations for each issue.
         "waiting": (Q(pk__in=requested.values("issue_id")), ACTIVE_STATUSES),
     }
-    # For the trend, issues filed (resolved) before each month's first midnight in
-    # Asia/Seoul, and before the next month's: one comparison per month and issue,
-    # where "in this month" would take two.
-    edges = [_seoul_midnight(m) for m in months]
-    edges.append(_seoul_midnight((months[-1] + timedelta(days=31)).replace(day=1)))
-    for index, edge in enumerate(edges):
-        conditions[f"created_before_{index}"] = (Q(created_at__lt=edge), ANY_STATUS)
-        conditions[f"resolved_before_{index}"] = (Q(resolved_at__lt=edge), DONE_STATUSES)
     return conditions
 
 
 def _issue_counts(
-    issues: QuerySet[Issue], *, period: Period, today: date, months: list[date]
+    issues: QuerySet[Issue], *, period: Period, today: date
 ) -> dict[int, dict[str, int]]:
-    """Every issue count of the page per lead organization, in one pass over the issues."""
-    conditions = _issue_conditions(period, today, months)
+    """The headline's and the agency table's issue counts per lead organization, in one pass.
+
+    Not the trend (``_trend_counts``): as 26 more counts here ("filed before
+    each month's start", "resolved before"), each tested on every issue, it
+    took two thirds of this query's time; grouped by month in a pass of its
+    own it costs about as much as this whole query.
+    """
+    conditions = _issue_conditions(period, today)
     rows = (
         issues.order_by()
         .values("lead_agency_id", "status")
@@ -220,22 +256,49 @@ def _on_agenda(issues: QuerySet[Issue]) -> int:
     return issues.filter(on_upcoming_agenda()).count()
 
 
-def _trend(counts: dict[int, dict[str, int]], months: list[date]) -> list[dict]:
+def _month_index(field: str, months: list[date], *, unless: Q | None = None) -> Case:
+    """The index in ``months`` of the month (Asia/Seoul) that ``field`` falls in; else NULL.
+
+    One CASE of "before the next month's first midnight" tests, earliest first,
+    so an issue older than the first month costs one comparison.
+    """
+    edges = [_seoul_midnight(m) for m in months]
+    edges.append(_seoul_midnight((months[-1] + timedelta(days=31)).replace(day=1)))
+    whens = [When(**{f"{field}__lt": edges[0]}, then=Value(None))]
+    whens += [
+        When(**{f"{field}__lt": edge}, then=Value(index)) for index, edge in enumerate(edges[1:])
+    ]
+    if unless is not None:
+        whens.insert(0, When(unless, then=Value(None)))
+    return Case(*whens, default=Value(None), output_field=IntegerField())
+
+
+def _trend_counts(issues: QuerySet[Issue], months: list[date]) -> list[dict]:
+    """Issues per (month filed, month resolved) over ``months``, in one pass over the issues.
+
+    A month is None outside ``months``, and for the month resolved, for an
+    issue not resolved or closed (a reopened one keeps its old date).
+    """
+    return list(
+        issues.order_by()
+        .values(
+            filed=_month_index("created_at", months),
+            done=_month_index("resolved_at", months, unless=~Q(status__in=DONE_STATUSES)),
+        )
+        .annotate(n=Count("pk"))
+    )
+
+
+def _trend(rows: list[dict], months: list[date]) -> list[dict]:
     """Issues opened and resolved per month over the last 12 months (Asia/Seoul)."""
-
-    def before(name: str) -> list[int]:
-        return [
-            sum(row[f"{name}_{index}"] for row in counts.values())
-            for index in range(len(months) + 1)
-        ]
-
-    created, resolved = before("created_before"), before("resolved_before")
+    opened, resolved = [0] * len(months), [0] * len(months)
+    for row in rows:
+        if row["filed"] is not None:
+            opened[row["filed"]] += row["n"]
+        if row["done"] is not None:
+            resolved[row["done"]] += row["n"]
     return [
-        {
-            "month": month,
-            "opened": created[index + 1] - created[index],
-            "resolved": resolved[index + 1] - resolved[index],
-        }
+        {"month": month, "opened": opened[index], "resolved": resolved[index]}
         for index, month in enumerate(months)
     ]
 
@@ -280,17 +343,18 @@ def _open_requests(issues: QuerySet[Issue], *, now: datetime, today: date) -> Op
     return OpenRequests(pairs=pairs, to=to)
 
 
-def _follow_through(issues: QuerySet[Issue], period: Period) -> dict[str, dict[int, float]]:
+def _follow_through(in_scope: Q, period: Period) -> dict[str, dict[int, float]]:
     """Per cooperating organization, in the period: the median days it took to
     answer a request, and how many issues had one of its late requests escalated
-    to its vice-head or head (the deadline reminders' timeline events)."""
+    to its vice-head or head (the deadline reminders' timeline events).
+
+    ``in_scope``: the condition on ``issue`` that keeps rows about issues in scope.
+    """
     start, end = _seoul_midnight(period.start), _seoul_midnight(period.end + timedelta(days=1))
-    answered = Cooperation.objects.filter(
-        issue__in=issues, answered_at__gte=start, answered_at__lt=end
-    )
+    answered = Cooperation.objects.filter(in_scope, answered_at__gte=start, answered_at__lt=end)
     escalations = (
         escalations_between(period.start, period.end)
-        .filter(issue__in=issues)
+        .filter(in_scope)
         .order_by()
         .values("agency_id")
         .annotate(n=Count("issue_id", distinct=True))
@@ -446,30 +510,31 @@ def _next_meetings(now: datetime, scope: Agency | None, viewer) -> list[dict]:
             agenda_proposed=Count(
                 "agenda_items", filter=Q(agenda_items__status="proposed") & readable, distinct=True
             ),
+            # Subqueries, not joins: a join would multiply the agenda items by the reminders.
+            reminders_planned=_reminder_count(),
+            reminders_sent=_reminder_count(Q(sent_at__isnull=False)),
         )[:3]
     )
-    reminders = {
-        row["meeting_id"]: row
-        for row in ReminderDelivery.objects.filter(meeting__in=upcoming)
-        .values("meeting_id")
-        .annotate(planned=Count("pk"), sent=Count("pk", filter=Q(sent_at__isnull=False)))
-    }
     return [
-        {"meeting": m, "reminders": reminders.get(m.pk, {"planned": 0, "sent": 0})}
+        {
+            "meeting": m,
+            "reminders": {"planned": m.reminders_planned, "sent": m.reminders_sent},
+        }
         for m in upcoming
     ]
 
 
+def _reminder_count(condition: Q | None = None) -> Coalesce:
+    """How many reminders of the meeting (``OuterRef("pk")``) meet ``condition``."""
+    deliveries = ReminderDelivery.objects.filter(meeting=OuterRef("pk"))
+    if condition is not None:
+        deliveries = deliveries.filter(condition)
+    count = deliveries.order_by().values("meeting").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(count, output_field=IntegerField()), Value(0))
+
+
 def _briefing_readiness(year: int, agencies: list[Agency]) -> dict:
-    submitted = set(
-        PerformanceReport.objects.filter(
-            year=year,
-            status=PerformanceReportStatus.SUBMITTED,
-            agency_id__in=[agency.pk for agency in agencies],
-        )
-        .order_by()  # the default ordering would join the agencies
-        .values_list("agency_id", flat=True)
-    )
+    """Whose reports for ``year`` are in (``_organizations`` asked), and the briefing's date."""
     briefing = (
         Meeting.objects.filter(kind=MeetingKind.PERFORMANCE_BRIEFING, starts_at__year=year)
         .order_by("starts_at")
@@ -478,6 +543,6 @@ def _briefing_readiness(year: int, agencies: list[Agency]) -> dict:
     return {
         "year": year,
         "briefing": briefing,
-        "submitted": [a for a in agencies if a.pk in submitted],
-        "missing": [a for a in agencies if a.pk not in submitted],
+        "submitted": [a for a in agencies if a.report_submitted],
+        "missing": [a for a in agencies if not a.report_submitted],
     }
