@@ -33,10 +33,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
     Exists,
+    F,
+    Func,
     IntegerField,
     Min,
     OuterRef,
@@ -256,34 +259,37 @@ def _on_agenda(issues: QuerySet[Issue]) -> int:
     return issues.filter(on_upcoming_agenda()).count()
 
 
-def _month_index(field: str, months: list[date], *, unless: Q | None = None) -> Case:
-    """The index in ``months`` of the month (Asia/Seoul) that ``field`` falls in; else NULL.
+def _month_bucket(field: str, edges: list[datetime]) -> Func | Case:
+    """Which interval between ``edges`` ``field`` falls in: 0 before the first edge,
+    ``i`` from ``edges[i - 1]`` up to ``edges[i]``, ``len(edges)`` (or NULL) after
+    the last or for no value at all.
 
-    One CASE of "before the next month's first midnight" tests, earliest first,
-    so an issue older than the first month costs one comparison.
+    PostgreSQL's ``width_bucket`` finds it in one call per row; elsewhere a CASE
+    of "before this edge" tests, earliest first. A CASE compiles a condition per
+    edge, which cost more Python (~6 ms) than the database spent running it.
     """
-    edges = [_seoul_midnight(m) for m in months]
-    edges.append(_seoul_midnight((months[-1] + timedelta(days=31)).replace(day=1)))
-    whens = [When(**{f"{field}__lt": edges[0]}, then=Value(None))]
-    whens += [
-        When(**{f"{field}__lt": edge}, then=Value(index)) for index, edge in enumerate(edges[1:])
-    ]
-    if unless is not None:
-        whens.insert(0, When(unless, then=Value(None)))
-    return Case(*whens, default=Value(None), output_field=IntegerField())
+    if connection.vendor == "postgresql":
+        return Func(F(field), Value(edges), function="WIDTH_BUCKET", output_field=IntegerField())
+    whens = [When(**{f"{field}__lt": edge}, then=Value(index)) for index, edge in enumerate(edges)]
+    return Case(*whens, default=Value(len(edges)), output_field=IntegerField())
 
 
 def _trend_counts(issues: QuerySet[Issue], months: list[date]) -> list[dict]:
     """Issues per (month filed, month resolved) over ``months``, in one pass over the issues.
 
-    A month is None outside ``months``, and for the month resolved, for an
-    issue not resolved or closed (a reopened one keeps its old date).
+    Months as ``_month_bucket`` numbers them: ``i + 1`` for ``months[i]``. An
+    issue is counted as resolved only while resolved or closed (a reopened one
+    keeps its old date).
     """
+    # Each month's first midnight in Asia/Seoul, and the next month's.
+    edges = [_seoul_midnight(m) for m in months]
+    edges.append(_seoul_midnight((months[-1] + timedelta(days=31)).replace(day=1)))
+    resolved = When(status__in=DONE_STATUSES, then=_month_bucket("resolved_at", edges))
     return list(
         issues.order_by()
         .values(
-            filed=_month_index("created_at", months),
-            done=_month_index("resolved_at", months, unless=~Q(status__in=DONE_STATUSES)),
+            filed=_month_bucket("created_at", edges),
+            done=Case(resolved, default=Value(None), output_field=IntegerField()),
         )
         .annotate(n=Count("pk"))
     )
@@ -291,7 +297,8 @@ def _trend_counts(issues: QuerySet[Issue], months: list[date]) -> list[dict]:
 
 def _trend(rows: list[dict], months: list[date]) -> list[dict]:
     """Issues opened and resolved per month over the last 12 months (Asia/Seoul)."""
-    opened, resolved = [0] * len(months), [0] * len(months)
+    # Bucket i + 1 is months[i]; 0 and len(months) + 1 (or None) are outside.
+    opened, resolved = [0] * (len(months) + 2), [0] * (len(months) + 2)
     for row in rows:
         if row["filed"] is not None:
             opened[row["filed"]] += row["n"]
@@ -299,7 +306,7 @@ def _trend(rows: list[dict], months: list[date]) -> list[dict]:
             resolved[row["done"]] += row["n"]
     return [
         {"month": month, "opened": opened[index], "resolved": resolved[index]}
-        for index, month in enumerate(months)
+        for index, month in enumerate(months, start=1)
     ]
 
 
