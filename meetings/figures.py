@@ -5,11 +5,12 @@ so a figure never counts an issue its viewer may not read. Every figure is an
 aggregate computed in the database, in a fixed number of queries whatever the
 number of issues or organizations:
 
-1. the organizations shown;
+1. the organizations shown, each saying whether its report is in;
 2. one pass over the issues, grouped by lead organization and status: the
    headline and the agency table's issue counts (``_issue_counts``);
-3. one pass over the issues, grouped by the months they were filed and
-   resolved in: the 12-month trend (``_trend_counts``);
+3. for every organization, one pass over the issues grouped by the months
+   they were filed and resolved in: the 12-month trend (``_trend_counts``);
+   for a head's, the trend is counted in pass 2 (``_trend_from_counts``);
 4. the issues on an upcoming agenda, a few rows read by key (``_on_agenda``);
 5. the median days to resolve per lead organization;
 6. one pass over the open cooperation requests, grouped by (lead,
@@ -18,9 +19,9 @@ number of issues or organizations:
 7. the answers' medians and the escalations (``_follow_through``, two);
 8. the next meetings with their reminders, the briefing (two).
 
-On PostgreSQL the passes over the issues read only the narrow
-``issue_lead_status_idx`` (an index-only scan: it includes every column they
-use), never the wide rows.
+On PostgreSQL the Mayor's office's passes over the issues read only the
+narrow ``issue_lead_status_idx`` (an index-only scan: it includes every column
+they use), never the wide rows.
 
 Figures are cached (as data, never as HTML) for at most ``CACHE_SECONDS``;
 each number links to the issue list filtered to exactly the issues it counts
