@@ -126,6 +126,33 @@ def test_agency_table(client, minji, data):
     assert "gwangju-city" not in rows  # the city hall is not one of the organizations
 
 
+def test_the_agency_table_shows_each_figure_linked_to_its_issues(client, minji, data):
+    client.force_login(minji)
+
+    response = client.get(reverse("dashboard"), headers={"accept-language": "en"})
+
+    b = _rows(response)["agency-b"]
+    link = b.links
+    row = re.search(r"<tr><th scope=\"row\">Agency B</th>.*?</tr>", response.content.decode())
+    assert row.group(0) == (
+        '<tr><th scope="row">Agency B</th>'
+        f'<td class="num"><a href="{link["open"].replace("&", "&amp;")}">0</a></td>'
+        f'<td class="num"><a href="{link["overdue"].replace("&", "&amp;")}">0</a></td>'
+        f'<td class="num"><a href="{link["waiting"].replace("&", "&amp;")}">1</a></td>'
+        '<td class="num">26</td>'
+        f'<td class="num{" is-alert" if b.reply_overdue else ""}">'
+        f'<a href="{link["reply_overdue"].replace("&", "&amp;")}">{b.reply_overdue}</a></td>'
+        '<td class="num">—</td>'
+        f'<td class="num"><a href="{link["escalations"].replace("&", "&amp;")}">0</a></td>'
+        f'<td class="num"><a href="{link["resolved"].replace("&", "&amp;")}">1</a></td>'
+        '<td class="num">10.0</td></tr>'
+    )
+    assert link["waiting"] == "/issues/?waiting_for=agency-b&active=1"
+    assert '<td class="num is-alert"><a href="/issues/?lead=agency-a&amp;overdue=1">1</a>' in (
+        response.content.decode()
+    )
+
+
 def test_follow_through_per_cooperating_organization(client, minji, data, agency_a, agency_b):
     """Hand-counted: B has one request past its deadline and one escalation this month;
     A answered two requests this month, in 10 and 4 days."""
