@@ -1,10 +1,11 @@
-"""The dashboard's cooperation map: ``{% load dashboard %}``."""
+"""The dashboard's cooperation map and agency table: ``{% load dashboard %}``."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
 from django import template
+from django.template.defaultfilters import floatformat
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext, ngettext
@@ -59,3 +60,39 @@ def _past_deadline(language: str, count: int) -> str:
         "%(counter)s past the reply deadline", "%(counter)s past the reply deadline", count
     )
     return escape(words % {"counter": count})
+
+
+@register.simple_tag
+def agency_table_rows(rows: list) -> SafeString:
+    """The agency table's body: a ``<tr>`` per organization (``figures.AgencyRow``).
+
+    Plain Python for the same reason as the map's cells: 24 rows of ten cells
+    and nine links took the template engine ~5 ms of the uncached dashboard;
+    this takes a tenth of that. Numbers are written as ``{% localize off %}``
+    would (``str``), medians by ``floatformat`` itself, the rest escaped.
+    """
+    html = []
+    for row in rows:
+        links = row.links
+        cells = [f'<th scope="row">{escape(row.agency.name)}</th>']
+        for name, alert in (("open", False), ("overdue", True), ("waiting", False)):
+            cells.append(_linked_cell(getattr(row, name), links[name], alert))
+        waited = "—" if row.oldest_waiting_days is None else str(int(row.oldest_waiting_days))
+        cells.append(f'<td class="num">{waited}</td>')
+        cells.append(_linked_cell(row.reply_overdue, links["reply_overdue"], alert=True))
+        cells.append(f'<td class="num">{_days(row.answer_median_days)}</td>')
+        cells.append(_linked_cell(row.escalations, links["escalations"], alert=False))
+        cells.append(_linked_cell(row.resolved, links["resolved"], alert=False))
+        cells.append(f'<td class="num">{_days(row.median_days)}</td>')
+        html.append("<tr>" + "".join(cells) + "</tr>")
+    return mark_safe("\n".join(html))  # noqa: S308 - integers, floatformat and escaped text only
+
+
+def _linked_cell(count: int, url: str, alert: bool) -> str:
+    marked = " is-alert" if alert and count else ""
+    return f'<td class="num{marked}"><a href="{escape(url)}">{int(count)}</a></td>'
+
+
+def _days(value: float | None) -> str:
+    """A median in days with one decimal, as ``|floatformat:1`` writes it; "—" for none."""
+    return "—" if value is None else escape(floatformat(value, 1))

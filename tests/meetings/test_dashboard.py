@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from issues.models import Cooperation, Event, EventKind, Issue
-from meetings.models import AgendaItem, Meeting
+from meetings.models import AgendaItem, Meeting, ReminderDelivery
 from tests.factories import AgencyFactory, UserFactory
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -124,6 +124,33 @@ def test_agency_table(client, minji, data):
     assert (c.open, c.waiting, c.oldest_waiting_days, c.resolved) == (0, 1, 5, 1)
     assert c.median_days == pytest.approx(10.0)
     assert "gwangju-city" not in rows  # the city hall is not one of the organizations
+
+
+def test_the_agency_table_shows_each_figure_linked_to_its_issues(client, minji, data):
+    client.force_login(minji)
+
+    response = client.get(reverse("dashboard"), headers={"accept-language": "en"})
+
+    b = _rows(response)["agency-b"]
+    link = b.links
+    row = re.search(r"<tr><th scope=\"row\">Agency B</th>.*?</tr>", response.content.decode())
+    assert row.group(0) == (
+        '<tr><th scope="row">Agency B</th>'
+        f'<td class="num"><a href="{link["open"].replace("&", "&amp;")}">0</a></td>'
+        f'<td class="num"><a href="{link["overdue"].replace("&", "&amp;")}">0</a></td>'
+        f'<td class="num"><a href="{link["waiting"].replace("&", "&amp;")}">1</a></td>'
+        '<td class="num">26</td>'
+        f'<td class="num{" is-alert" if b.reply_overdue else ""}">'
+        f'<a href="{link["reply_overdue"].replace("&", "&amp;")}">{b.reply_overdue}</a></td>'
+        '<td class="num">—</td>'
+        f'<td class="num"><a href="{link["escalations"].replace("&", "&amp;")}">0</a></td>'
+        f'<td class="num"><a href="{link["resolved"].replace("&", "&amp;")}">1</a></td>'
+        '<td class="num">10.0</td></tr>'
+    )
+    assert link["waiting"] == "/issues/?waiting_for=agency-b&active=1"
+    assert '<td class="num is-alert"><a href="/issues/?lead=agency-a&amp;overdue=1">1</a>' in (
+        response.content.decode()
+    )
 
 
 def test_follow_through_per_cooperating_organization(client, minji, data, agency_a, agency_b):
@@ -296,6 +323,35 @@ def test_the_next_meetings_and_briefing_readiness(client, minji, data, agency_a)
     assert {a.slug for a in context["readiness"]["missing"]} == {"agency-b", "agency-c"}
 
 
+def _reminder(meeting, recipient, *, sent: bool, offset_days: int = 1):
+    due = meeting.starts_at - datetime.timedelta(days=offset_days)
+    return ReminderDelivery.objects.create(
+        meeting=meeting, purpose="meeting", recipient=recipient,
+        offset=datetime.timedelta(days=offset_days), due_at=due, sent_at=due if sent else None,
+    )  # fmt: skip
+
+
+def test_each_next_meeting_says_how_many_of_its_reminders_were_sent(
+    client, minji, data, alice, bob
+):
+    upcoming = Meeting.objects.get(title="6월 부기관장 회의")
+    later = Meeting.objects.create(
+        kind="vice_heads", title="7월", starts_at=at(2026, 7, 2, 14), ends_at=at(2026, 7, 2, 16)
+    )
+    _reminder(upcoming, alice, sent=True)
+    _reminder(upcoming, bob, sent=True)
+    _reminder(upcoming, alice, sent=False, offset_days=0)
+    client.force_login(minji)
+
+    meetings = client.get(reverse("dashboard")).context["meetings"]
+
+    reminders = {item["meeting"].pk: item["reminders"] for item in meetings}
+    assert reminders[upcoming.pk] == {"planned": 3, "sent": 2}
+    assert reminders[later.pk] == {"planned": 0, "sent": 0}
+    # The reminders join no agenda item: the agenda counts are unchanged.
+    assert next(m for m in meetings if m["meeting"] == upcoming)["meeting"].agenda_accepted == 1
+
+
 def test_a_head_sees_only_their_agency(client, hana, data):
     client.force_login(hana)
 
@@ -427,10 +483,26 @@ def test_query_count_is_fixed_whatever_the_data_size(
     _grow(size, agencies, alice)
     client.force_login(minji)
 
-    # session, user (with agency), bell (one count); organizations; issue counts
-    # (headline, table, trend), on an upcoming agenda, medians, open requests (table, map);
-    # answers' medians and escalations (follow-through); next meetings and their reminders;
-    # reports and the briefing.
+    # session, user (with agency), bell (one count); organizations (with their
+    # reports); issue counts (headline, table), trend, on an upcoming agenda, medians,
+    # open requests (table, map); answers' medians and escalations (follow-through);
+    # next meetings (with their reminders); the briefing.
+    with django_assert_num_queries(13):
+        client.get(reverse("dashboard"))
+
+
+def test_upcoming_meetings_and_their_reminders_cost_no_query_more(
+    client, minji, alice, agency_a, django_assert_num_queries
+):
+    _grow(5, [agency_a, AgencyFactory()], alice)
+    for day in (18, 19):
+        meeting = Meeting.objects.create(
+            kind="vice_heads", title=f"{day}", starts_at=at(2026, 6, day, 14),
+            ends_at=at(2026, 6, day, 16),
+        )  # fmt: skip
+        _reminder(meeting, alice, sent=True)
+    client.force_login(minji)
+
     with django_assert_num_queries(13):
         client.get(reverse("dashboard"))
 
@@ -442,7 +514,8 @@ def test_a_heads_query_count_is_fixed_too(
     _grow(size, [agency_a, *(AgencyFactory() for _ in range(3))], alice)
     client.force_login(hana)
 
-    with django_assert_num_queries(13):
+    # As the Mayor's office, less the trend's own pass: a head's issue counts include it.
+    with django_assert_num_queries(12):
         client.get(reverse("dashboard"))
 
 
