@@ -84,6 +84,37 @@ def list_row_key(issue: Issue, today) -> str:
 
 
 @register.filter
+def timeline_entry_key(event, meeting_names: dict[int, str]) -> str:
+    """Everything an entry of an issue's timeline shows, as one string: the key
+    under which ``{% cache %}`` keeps the rendered entry (with the language
+    beside it), as ``list_row_key`` does for the issue list. ``meeting_names``
+    is what this viewer may read of decisions' meetings (``decision_meetings``).
+    tests/issues/test_timeline_fragments.py changes each of these behind the
+    cache's back."""
+    actor, agency, comment, attachment = (
+        event.actor,
+        event.agency,
+        event.comment,
+        event.attachment,
+    )
+    actor_agency = actor.agency if actor else None
+    return repr(
+        (
+            event.pk,
+            event.kind,
+            event.created_at,
+            event.changes,
+            actor.display_name if actor else None,
+            (actor_agency.name_ko, actor_agency.name_en) if actor_agency else None,
+            (agency.name_ko, agency.name_en) if agency else None,
+            comment.body if comment else None,
+            (attachment.pk, attachment.issue_id, attachment.original_name) if attachment else None,
+            meeting_names.get(event.pk),
+        )
+    )
+
+
+@register.filter
 def notification_line_key(notification) -> str:
     """Everything a line of /notifications/ shows, as one string: the key under
     which ``{% cache %}`` keeps the rendered line (with the language beside it),
