@@ -112,13 +112,15 @@ they paid off. None of them caches a page; each removes a cost at its cause.
 - **Prefetch into a list** (`to_attr`): a prefetch into a related manager
   clones a queryset per issue, a quarter of the list's ORM time.
 - **Rendered once, kept by content.** A row of the issue list, its filter
-  form and a line of /notifications/ are kept in each process's memory (`{% cache %}`, cache alias
+  form, an entry of an issue's timeline and a line of /notifications/ are kept
+  in each process's memory (`{% cache %}`, cache alias
   `template_fragments`) under a key made of everything they show
   (`issue_tags.list_row_key`, `IssueFilterForm.render_key`,
-  `issue_tags.notification_line_key`) and the language:
+  `issue_tags.timeline_entry_key`, `issue_tags.notification_line_key`) and the language:
   such a key cannot go stale, so nothing invalidates it and a dead Redis
-  costs it nothing. `tests/issues/test_list_fragments.py` changes each shown
-  value behind the cache's back and expects to see it.
+  costs it nothing. `tests/issues/test_list_fragments.py` and
+  `test_timeline_fragments.py` change each shown value behind the cache's back
+  and expect to see it.
 - **Menus in one plain query, then kept a minute**: a model choice field's own
   options open a server-side cursor (DECLARE, FETCH, CLOSE), four round trips
   per menu. The organizations and categories are read in one plain query each
