@@ -84,6 +84,18 @@ def list_row_key(issue: Issue, today) -> str:
 
 
 @register.filter
+def list_rows_key(issues, today) -> str:
+    """The key of a whole page of rows: every row's ``list_row_key`` in order.
+
+    One lookup brings back the page's rows when none has changed (the usual
+    case: people page back and forth, reload, come back from an issue); when
+    one has, each row still comes from its own fragment, and only the changed
+    one is rendered again.
+    """
+    return "\n".join(list_row_key(issue, today) for issue in issues)
+
+
+@register.filter
 def timeline_entry_key(event, meeting_names: dict[int, str]) -> str:
     """Everything an entry of an issue's timeline shows, as one string: the key
     under which ``{% cache %}`` keeps the rendered entry (with the language
@@ -134,6 +146,19 @@ def notification_line_key(notification) -> str:
             actor.display_name if actor else None,
         )
     )
+
+
+@register.filter
+def notification_lines_key(notifications) -> str:
+    """The key of a page of /notifications/: every line's ``notification_line_key``."""
+    return "\n".join(notification_line_key(notification) for notification in notifications)
+
+
+@register.filter
+def timeline_key(events, meeting_names: dict[int, str]) -> str:
+    """The key of a whole timeline: every entry's ``timeline_entry_key`` in
+    order, as ``list_rows_key`` is for a page of the list."""
+    return "\n".join(timeline_entry_key(event, meeting_names) for event in events)
 
 
 @register.filter

@@ -17,6 +17,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from agencies.models import Role
 from core.broker import _Enqueue
 from issues import notifications, services
 from issues.models import Cooperation, Event, EventKind, Notification
@@ -604,3 +605,46 @@ def test_the_bell_does_not_count_notifications_of_invisible_issues(client, bob, 
     client.force_login(bob)
 
     assert "badge" not in _bell(client)
+
+
+# The bell's SQL is compiled once per person and process (notifications._BELL_SQL),
+# keyed on everything visibility reads of them: a change of organization or role
+# must change what the very next page counts.
+def test_the_bell_follows_a_person_moved_to_another_agency_at_once(
+    client, bob, withdrawn, agency_a, agency_b
+):
+    client.force_login(bob)
+    assert "badge" not in _bell(client)
+
+    bob.agency = agency_a  # the issue's lead agency: it may read it again
+    bob.save()
+    assert ">1<" in _bell(client)
+
+    bob.agency = agency_b
+    bob.save()
+    assert "badge" not in _bell(client)
+
+
+def test_the_bell_follows_a_person_given_the_mayors_office_role_at_once(client, bob, withdrawn):
+    client.force_login(bob)
+    assert "badge" not in _bell(client)
+
+    bob.role = Role.MAYOR_OFFICE
+    bob.save()
+
+    assert ">1<" in _bell(client)
+
+
+def test_the_bells_compiled_count_agrees_with_the_orm_for_every_role(
+    alice, bob, hana, minji, superuser, withdrawn, bob_notified
+):
+    from gwangju_hub.notifications import reminder_notices_for, unread_count
+
+    people = [alice, bob, hana, minji, superuser, UserFactory(agency=None, role=Role.STAFF)]
+    for person in people:
+        expected = (
+            notifications.unread(person).count()
+            + reminder_notices_for(person).filter(read_at=None).count()
+        )
+        assert unread_count(person) == expected, person.username
+    assert unread_count(bob) == 2  # not all zeros: the comparison above means something
