@@ -7,12 +7,21 @@ from agencies import account_views
 from core.metrics import metrics_view
 from meetings.urls import performance_urlpatterns
 
+from . import notifications
 from .account_settings import account_settings
 from .forms import LoginForm, PasswordChangeForm, PasswordResetForm, SetPasswordForm
 from .views import healthz, home
 
 admin.site.site_header = _("Gwangju Hub administration")
 admin.site.site_title = _("Gwangju Hub")
+
+# The bell's page (gwangju_hub/notifications.py), under /notifications/.
+notification_urlpatterns = [
+    path("", notifications.notification_list, name="list"),
+    path("read/", notifications.mark_all_read, name="read_all"),
+    path("<int:pk>/", notifications.notification_open, name="open"),
+    path("reminders/<int:pk>/", notifications.reminder_open, name="reminder"),
+]
 
 # Self-service passwords (Django's views with our forms and templates) and
 # the session clock (issue 8). The paths are the contract's, not auth.urls'.
@@ -54,7 +63,7 @@ urlpatterns = [
     path("accounts/", include(account_urlpatterns)),
     path("admin/", admin.site.urls),
     path("issues/", include("issues.urls")),
-    path("notifications/", include("gwangju_hub.notification_urls")),
+    path("notifications/", include((notification_urlpatterns, "notifications"))),
     path("meetings/", include("meetings.urls")),
     path("performance/", include((performance_urlpatterns, "performance"))),
     path("dashboard/", include("meetings.dashboard_urls")),
