@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from datetime import date
 from urllib.parse import urlencode
 
@@ -230,6 +231,15 @@ def _agency_by_slug(**kwargs) -> forms.ModelChoiceField:
     )
 
 
+def _menu(field: forms.ModelChoiceField, options) -> list[tuple[str, str]]:
+    """A menu's choices from ``menu_options``: "All", then each option's label."""
+    model = field.queryset.model
+    return [("", str(field.empty_label))] + [
+        (slug, str(field.label_from_instance(model(slug=slug, name_ko=ko, name_en=en))))
+        for slug, ko, en in options
+    ]
+
+
 class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
     """The list's query parameters. Unknown values are ignored, never a 500."""
 
@@ -298,13 +308,11 @@ class IssueFilterForm(SafeInputMixin, KRDSFormMixin, forms.Form):
             field = self.fields[name]
             # Not the field's own options: they would open a server-side cursor
             # (four round trips) on every page; selectors.menu_options keeps them.
-            # The same options key and render the menu.
-            model = field.queryset.model
-            field.choices = [("", str(field.empty_label))] + [
-                (slug, str(field.label_from_instance(model(slug=slug, name_ko=ko, name_en=en))))
-                for slug, ko, en in menu_options(model)
-            ]
-            menus.append(field.choices)
+            # The same options key the menu and, only when the cache has no
+            # rendered form for them, are turned into its labels.
+            options = menu_options(field.queryset.model)
+            field.choices = functools.partial(_menu, field, options)
+            menus.append(options)
         return repr((sorted(self.data.lists()), menus))
 
     # Dates far outside any plausible range would overflow timezone arithmetic.
