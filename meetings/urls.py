@@ -24,8 +24,18 @@ urlpatterns = [
     path("<int:pk>/minutes/", views.meeting_minutes, name="minutes"),
     path("<int:pk>/cancel/", views.meeting_cancel, name="cancel"),
     path("<int:pk>/agenda/", views.agenda_add, name="agenda_add"),
-    path("<int:pk>/agenda/<int:item_id>/accept/", views.agenda_accept, name="agenda_accept"),
-    path("<int:pk>/agenda/<int:item_id>/remove/", views.agenda_remove, name="agenda_remove"),
+    path(
+        "<int:pk>/agenda/<int:item_id>/accept/",
+        views.agenda_status,
+        {"change": "accept"},
+        name="agenda_accept",
+    ),
+    path(
+        "<int:pk>/agenda/<int:item_id>/remove/",
+        views.agenda_status,
+        {"change": "remove"},
+        name="agenda_remove",
+    ),
     path("<int:pk>/agenda/<int:item_id>/move/", views.agenda_move, name="agenda_move"),
     path("<int:pk>/agenda/<int:item_id>/decision/", views.agenda_decide, name="agenda_decide"),
 ]

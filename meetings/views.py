@@ -255,20 +255,22 @@ def agenda_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _after_post(request, meeting, "agenda", _("The item was added to the agenda."))
 
 
-@login_required
-@require_POST
-def agenda_accept(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> HttpResponse:
-    meeting, item = _get_managed_item(request, pk, item_id)
-    services.agenda_item_accept(item=item, actor=request.user)
-    return _after_post(request, meeting, "agenda", _("The item was accepted."))
+# An item's one-click status changes (urls.py names the ``change``): its service, its message.
+AGENDA_STATUS_CHANGES = {
+    "accept": (services.agenda_item_accept, gettext_lazy("The item was accepted.")),
+    "remove": (services.agenda_item_remove, gettext_lazy("The item was removed from the agenda.")),
+}
 
 
 @login_required
 @require_POST
-def agenda_remove(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> HttpResponse:
+def agenda_status(
+    request: AuthenticatedHttpRequest, pk: int, item_id: int, change: str
+) -> HttpResponse:
     meeting, item = _get_managed_item(request, pk, item_id)
-    services.agenda_item_remove(item=item, actor=request.user)
-    return _after_post(request, meeting, "agenda", _("The item was removed from the agenda."))
+    service, message = AGENDA_STATUS_CHANGES[change]
+    service(item=item, actor=request.user)
+    return _after_post(request, meeting, "agenda", str(message))
 
 
 @login_required
