@@ -71,11 +71,11 @@ def unread_count(user) -> int:
     afresh every time.
     """
     key = (connection.alias, user.pk, user.is_active, user.reads_everything, user.agency_id)
-    if key not in _BELL_SQL:
+    compiled = _BELL_SQL.get(key, _NOT_YET)
+    if compiled is _NOT_YET:
         if len(_BELL_SQL) >= _BELL_SQL_MAX:
             _BELL_SQL.clear()
-        _BELL_SQL[key] = _unread_count_sql(user)
-    compiled = _BELL_SQL[key]
+        compiled = _BELL_SQL[key] = _unread_count_sql(user)
     if compiled is None:  # nothing the user may see could be counted
         return 0
     with connection.cursor() as cursor:
@@ -87,6 +87,7 @@ def unread_count(user) -> int:
 # parameters: a person given another organization or role gets a new entry.
 _BELL_SQL: dict[tuple, tuple[str, tuple] | None] = {}
 _BELL_SQL_MAX = 10_000
+_NOT_YET = object()
 
 
 def _unread_count_sql(user) -> tuple[str, tuple] | None:
