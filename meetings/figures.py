@@ -455,11 +455,13 @@ def _shade(open_requests: int) -> int:
 def _cooperation_map(agencies: list[Agency], requests: OpenRequests) -> dict:
     """Lead × cooperating organization, open requests only; each cell with its shade."""
     empty = {"open": 0, "stale": 0, "overdue": 0}
+    # Each organization's key read once, not twice per cell (``pk`` is a property).
+    columns = [(cooperator.pk, cooperator) for cooperator in agencies]
     rows = []
     for lead in agencies:
-        cells = []
-        for cooperator in agencies:
-            pair = requests.pairs.get((lead.pk, cooperator.pk), empty)
+        lead_pk, cells = lead.pk, []
+        for cooperator_pk, cooperator in columns:
+            pair = requests.pairs.get((lead_pk, cooperator_pk), empty)
             cells.append(
                 {
                     "cooperator": cooperator,
