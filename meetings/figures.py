@@ -312,7 +312,7 @@ def _trend_counts(issues: QuerySet[Issue], months: list[date]) -> tuple[list[int
     resolved or closed, as a reopened one keeps its old date (``issue_resolved_idx``).
     One pass over every issue instead left PostgreSQL a coin toss between the wide
     rows and ``issue_lead_status_idx``, and it chose the rows on the benchmark data
-    set (10-16 ms; these two ranges take about 6).
+    set (8-16 ms; these two ranges, 5-8).
     """
     edges = _month_edges(months)
     start, end = edges[0], edges[-1]
