@@ -137,3 +137,16 @@ def trend_chart_bars(chart: dict) -> SafeString:
             f"{escape(m.label)}</text>"
         )
     return mark_safe("\n".join(html))  # noqa: S308 - numbers and escaped labels only
+
+
+@register.simple_tag
+def trend_table_rows(trend: list[dict]) -> SafeString:
+    """The chart's numbers as a table: a ``<tr>`` per month (``figures._trend``),
+    the month as ``|date:"Y-m"`` writes it, the counts as integers."""
+    return mark_safe(  # noqa: S308 - dates and integers only
+        "".join(
+            f'<tr><th scope="row">{p["month"].year:04d}-{p["month"].month:02d}</th>'
+            f'<td class="num">{int(p["opened"])}</td><td class="num">{int(p["resolved"])}</td></tr>'
+            for p in trend
+        )
+    )
