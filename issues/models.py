@@ -179,6 +179,27 @@ class Issue(models.Model):
             ),
             # Overdue filters.
             models.Index(fields=["status", "due_date"], name="issue_status_due_idx"),
+            # The dashboard's open cooperation requests per (lead, cooperating
+            # organization): the active issues' ids in order, each with its lead, so
+            # PostgreSQL merges them with ``cooperation_requested_idx`` instead
+            # of reading all 20,000 wide rows to hash half of them (12 ms -> 5).
+            models.Index(
+                fields=["id"],
+                include=["lead_agency"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="issue_active_idx",
+            ),
+            # The dashboard's trend: the issues filed in the last 12 months, read in
+            # order from this narrow index rather than from the wide rows.
+            models.Index(fields=["created_at"], name="issue_created_idx"),
+            # The dashboard's median days to resolve, over the issues resolved in a
+            # period, and its trend's resolved issues: those rows only, in order.
+            models.Index(
+                fields=["resolved_at"],
+                include=["lead_agency", "created_at"],
+                condition=Q(status__in=DONE_STATUSES),
+                name="issue_resolved_idx",
+            ),
         ]
         # The Korean substring search indexes (pg_trgm GIN) are created by
         # migration 0002 on PostgreSQL only; SQLite has no GIN.
@@ -348,6 +369,14 @@ class Cooperation(models.Model):
                 fields=["reply_by", "issue"],
                 condition=Q(status="requested"),
                 name="cooperation_reply_due_idx",
+            ),
+            # The dashboard's open requests per (lead, cooperating organization): every
+            # column that query reads of a request, in issue order (``issue_active_idx``).
+            models.Index(
+                fields=["issue"],
+                include=["agency", "requested_at", "reply_by", "id"],
+                condition=Q(status="requested"),
+                name="cooperation_requested_idx",
             ),
         ]
 

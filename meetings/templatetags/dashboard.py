@@ -1,4 +1,4 @@
-"""The dashboard's cooperation map and agency table: ``{% load dashboard %}``."""
+"""The dashboard's cooperation map, agency table and trend chart: ``{% load dashboard %}``."""
 
 from __future__ import annotations
 
@@ -14,52 +14,57 @@ register = template.Library()
 
 
 @register.simple_tag
-def cooperation_map_cells(cells: list[dict]) -> SafeString:
-    """One row of the cooperation map: a ``<td>`` per cooperating organization.
+def cooperation_map_rows(rows: list[dict]) -> SafeString:
+    """The cooperation map's body: a ``<tr>`` per lead organization, in it a ``<td>``
+    per cooperating organization.
 
     Plain Python rather than a template loop (or ``format_html`` per cell): the
     map has a cell per pair of organizations, 24 × 24 in Gwangju, on which the
-    template engine spent ~30 ms of the dashboard's 100 ms budget; this takes
-    about 2. Numbers are formatted as ``int``; the only words are escaped.
+    template engine spent ~30 ms of the dashboard's 100 ms budget. The few
+    counts a cell can show recur all over the map, so each different cell is
+    written once (``_map_cell``) and then only looked up.
     """
-    title = escape(gettext("waiting more than 14 days"))
-    late = escape(gettext("past the reply deadline"))
     language = get_language()  # once: each call reads a thread-local, ~10 µs
     html = []
-    for cell in cells:
-        content = ""
-        if cell["open"]:
-            content = str(int(cell["open"]))
-        if cell["open"] and cell["stale"]:
-            words = _waiting_long(language, int(cell["stale"]))
-            content += f'<span class="stale" title="{title}">!</span>'
-            content += f'<span class="sr-only">, {words}</span>'
-        overdue = int(cell.get("overdue", 0))
-        if overdue:
-            words = _past_deadline(language, overdue)
-            content += f'<span class="overdue" title="{late}">⏰</span>'
-            content += f'<span class="sr-only">, {words}</span>'
-        marked = " is-overdue" if overdue else ""
-        html.append(f'<td class="coop-map__cell shade-{int(cell["shade"])}{marked}">{content}</td>')
-    return mark_safe("".join(html))  # noqa: S308 - integers and escaped words only
+    for row in rows:
+        cells = "".join(
+            [
+                _map_cell(
+                    language,
+                    int(cell["open"]),
+                    int(cell["stale"]),
+                    int(cell.get("overdue", 0)),
+                    int(cell["shade"]),
+                )
+                for cell in row["cells"]
+            ]
+        )
+        html.append(f'<tr><th scope="row">{escape(row["lead"].name)}</th>{cells}</tr>')
+    return mark_safe("\n".join(html))  # noqa: S308 - integers and escaped words only
 
 
-@lru_cache(maxsize=512)
-def _waiting_long(language: str, count: int) -> str:
-    """The words for a cell's "!", escaped; the same few counts recur all over the map."""
-    words = ngettext(
-        "%(counter)s waiting more than 14 days", "%(counter)s waiting more than 14 days", count
-    )
-    return escape(words % {"counter": count})
-
-
-@lru_cache(maxsize=512)
-def _past_deadline(language: str, count: int) -> str:
-    """The words for a cell's "⏰" (requests past their reply deadline), escaped."""
-    words = ngettext(
-        "%(counter)s past the reply deadline", "%(counter)s past the reply deadline", count
-    )
-    return escape(words % {"counter": count})
+@lru_cache(maxsize=2048)
+def _map_cell(language: str, open_requests: int, stale: int, overdue: int, shade: int) -> str:
+    """One cell of the map in ``language`` (the active one), its numbers written
+    as ``int``, its words escaped: "!" for requests waiting long, "⏰" for those
+    past their reply deadline, each also said in words for screen readers."""
+    content = str(open_requests) if open_requests else ""
+    if open_requests and stale:
+        title = escape(gettext("waiting more than 14 days"))
+        words = ngettext(
+            "%(counter)s waiting more than 14 days", "%(counter)s waiting more than 14 days", stale
+        )
+        content += f'<span class="stale" title="{title}">!</span>'
+        content += f'<span class="sr-only">, {escape(words % {"counter": stale})}</span>'
+    if overdue:
+        late = escape(gettext("past the reply deadline"))
+        words = ngettext(
+            "%(counter)s past the reply deadline", "%(counter)s past the reply deadline", overdue
+        )
+        content += f'<span class="overdue" title="{late}">⏰</span>'
+        content += f'<span class="sr-only">, {escape(words % {"counter": overdue})}</span>'
+    marked = " is-overdue" if overdue else ""
+    return f'<td class="coop-map__cell shade-{shade}{marked}">{content}</td>'
 
 
 @register.simple_tag
@@ -96,3 +101,52 @@ def _linked_cell(count: int, url: str, alert: bool) -> str:
 def _days(value: float | None) -> str:
     """A median in days with one decimal, as ``|floatformat:1`` writes it; "—" for none."""
     return "—" if value is None else escape(floatformat(value, 1))
+
+
+@register.simple_tag
+def trend_chart_description(chart: dict) -> str:
+    """The chart's ``<desc>``: each month's label and numbers, in words (``chart.monthly_bars``).
+
+    Plain Python for the same reason as the map: two template loops over the
+    12 months made up most of what the template engine still spent on the figures.
+    Numbers are written as ``{% localize off %}`` writes them (``str``).
+    """
+    words = gettext("%(opened)s opened, %(resolved)s resolved")
+    return mark_safe(  # noqa: S308 - escaped labels, integers, and the catalogue's words
+        "; ".join(
+            f"{escape(m.label)}: "
+            + words % {"opened": int(m.opened.value), "resolved": int(m.resolved.value)}
+            for m in chart["months"]
+        )
+    )
+
+
+@register.simple_tag
+def trend_chart_bars(chart: dict) -> SafeString:
+    """The chart's bars and month labels: SVG numbers, never localised."""
+    width, label_y = chart["bar_width"], int(chart["height"]) - 8
+    html = []
+    for m in chart["months"]:
+        for bar, kind in ((m.opened, "opened"), (m.resolved, "resolved")):
+            html.append(
+                f'<rect x="{float(bar.x)}" y="{float(bar.y)}" width="{float(width)}"'
+                f' height="{float(bar.height)}" class="bar bar--{kind}"/>'
+            )
+        html.append(
+            f'<text x="{float(m.label_x)}" y="{label_y}" class="tick" text-anchor="middle">'
+            f"{escape(m.label)}</text>"
+        )
+    return mark_safe("\n".join(html))  # noqa: S308 - numbers and escaped labels only
+
+
+@register.simple_tag
+def trend_table_rows(trend: list[dict]) -> SafeString:
+    """The chart's numbers as a table: a ``<tr>`` per month (``figures._trend``),
+    the month as ``|date:"Y-m"`` writes it, the counts as integers."""
+    return mark_safe(  # noqa: S308 - dates and integers only
+        "".join(
+            f'<tr><th scope="row">{p["month"].year:04d}-{p["month"].month:02d}</th>'
+            f'<td class="num">{int(p["opened"])}</td><td class="num">{int(p["resolved"])}</td></tr>'
+            for p in trend
+        )
+    )
