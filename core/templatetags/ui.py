@@ -79,3 +79,37 @@ def get_item(mapping: dict, key):
 def days(value: float | None) -> str:
     """A number of days with one decimal, or a dash when there is none."""
     return "—" if value is None else f"{value:.1f}"
+
+
+@register.filter
+def unbound_field_key(field) -> str:
+    """Everything a field of an *unbound* form shows, as one string: the key
+    under which ``partials/field.html`` and ``check.html`` keep its rendered
+    markup (the language beside it). Rendering a widget goes through three
+    templates and costs more than the rest of a small form's page.
+
+    "" (nothing kept) for a bound form, whose values and errors are the
+    person's own, and for a field with choices, whose options may be read
+    from the database: both are rendered every time.
+    """
+    form, formfield = field.form, field.field
+    widget = formfield.widget
+    if form.is_bound or hasattr(widget, "choices"):
+        return ""
+    return repr(
+        (
+            type(form).__module__,
+            type(form).__qualname__,
+            field.html_name,
+            field.auto_id,
+            field.value(),
+            str(field.label),
+            str(field.help_text),
+            formfield.required,
+            form.use_required_attribute,
+            formfield.disabled,
+            type(widget).__qualname__,
+            widget.template_name,
+            sorted((name, str(value)) for name, value in widget.attrs.items()),
+        )
+    )

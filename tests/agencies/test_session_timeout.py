@@ -231,11 +231,14 @@ def test_sessions_are_kept_in_the_database(signed_in, settings):
 
 
 def test_signed_in_pages_work_with_the_cache_down(signed_in, settings):
+    # Redis is the default cache only; the in-process ones (rendered fragments,
+    # menus) live in each worker and stay up.
     settings.CACHES = {
+        **settings.CACHES,
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
-        }
+        },
     }
 
     assert signed_in.post(reverse("session_extend")).status_code == 200
