@@ -154,6 +154,15 @@ they paid off. None of them caches a page; each removes a cost at its cause.
 - **Menus labelled only when rendered**: the filter form is keyed on the
   menus' options themselves; their labels (and 25 organization instances) are
   made only when the kept form is missing (`IssueFilterForm.render_key`).
+- **An unbound form's fields rendered once** (`ui.unbound_field_key`,
+  `partials/field.html`): a widget renders through three templates; the
+  issue page's comment and attachment fields were rendered anew on every
+  visit. A bound form, or a field with choices, is rendered every time.
+- **The dashboard's figures from indexes** (`issues` migration 0012): covering
+  and partial indexes for the open requests per pair of organizations, the
+  median days to resolve and the 12-month trend (one `UNION ALL` over two
+  index ranges), and its links, map and chart written in Python from query
+  strings encoded once (`meetings/templatetags/dashboard.py`).
 - **Loaded code frozen out of garbage collection** (`gwangju_hub/wsgi.py`
   `gc.freeze()`): full collections walked Django's ~93,000 long-lived objects,
   ~1 ms a request on average and the slowest requests' 5-80 ms.
