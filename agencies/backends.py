@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import ValidationError
+
+from core.compiled import CompiledQueries
 
 from .models import User
+
+# Asked on every signed-in request: compiled once per person and process.
+_compiled = CompiledQueries()
 
 
 class UserBackend(ModelBackend):
@@ -17,7 +23,12 @@ class UserBackend(ModelBackend):
 
     def get_user(self, user_id) -> User | None:
         try:
-            user = User._default_manager.select_related("agency").get(pk=user_id)
-        except User.DoesNotExist:
+            pk = User._meta.pk.to_python(user_id)
+        except ValidationError:
             return None
-        return user if self.user_can_authenticate(user) else None
+        found = _compiled.rows(
+            pk, lambda: User._default_manager.select_related("agency").filter(pk=pk)
+        )
+        if not found:
+            return None
+        return found[0] if self.user_can_authenticate(found[0]) else None

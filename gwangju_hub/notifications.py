@@ -12,9 +12,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from agencies.http import AuthenticatedHttpRequest
+from core.compiled import CompiledList, CompiledQueries
 from issues import notifications as issue_notifications
 from issues.models import Issue, Notification
 from meetings.models import Meeting, ReminderNotice, ReminderPurpose
@@ -64,54 +63,42 @@ def unread_count(user) -> int:
     """The bell's number: unread issue notifications and meeting reminders the
     user may still see, counted in one round trip (UNION ALL of their ids).
 
-    Every signed-in page asks it. Building and compiling the query took ten
-    times as long as running it, and its SQL depends on nothing but who asks:
-    each process compiles it once per person and what ``visible_through``
-    reads of them (``_BELL_SQL``), then only runs it. The count itself is read
-    afresh every time.
+    Every signed-in page asks it, and building and compiling the query took
+    ten times as long as running it: its SQL depends on nothing but who asks,
+    so it is compiled once per person and process (core.compiled). The count
+    itself is read afresh every time.
     """
-    key = (connection.alias, user.pk, user.is_active, user.reads_everything, user.agency_id)
-    compiled = _BELL_SQL.get(key, _NOT_YET)
-    if compiled is _NOT_YET:
-        if len(_BELL_SQL) >= _BELL_SQL_MAX:
-            _BELL_SQL.clear()
-        compiled = _BELL_SQL[key] = _unread_count_sql(user)
-    if compiled is None:  # nothing the user may see could be counted
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute(*compiled)
-        return cursor.fetchone()[0]
+
+    def union() -> QuerySet:
+        # order_by(): no ordering inside a UNION (SQLite refuses one).
+        reminders = reminder_notices_for(user).filter(read_at=None).order_by().values("pk")
+        issues = issue_notifications.unread(user).order_by().values("pk")
+        return issues.union(reminders, all=True)
+
+    return _compiled.count(("bell", *_visibility_key(user)), union)
 
 
-# (alias, user id, active, reads everything, agency id) -> the bell's SQL and
-# parameters: a person given another organization or role gets a new entry.
-_BELL_SQL: dict[tuple, tuple[str, tuple] | None] = {}
-_BELL_SQL_MAX = 10_000
-_NOT_YET = object()
+def _visibility_key(user) -> tuple:
+    """What ``visible_through`` and the recipient filter read of ``user``: a
+    person given another organization or role gets newly compiled queries."""
+    return (user.pk, user.is_active, user.reads_everything, user.agency_id)
 
 
-def _unread_count_sql(user) -> tuple[str, tuple] | None:
-    """The bell's COUNT as (sql, params); None when nothing could be counted."""
-    # order_by(): no ordering inside a UNION (SQLite refuses one).
-    reminders = reminder_notices_for(user).filter(read_at=None).order_by().values("pk")
-    issues = issue_notifications.unread(user).order_by().values("pk")
-    try:
-        sql, params = issues.union(reminders, all=True).query.sql_with_params()
-    except EmptyResultSet:
-        return None
-    # Django compiled every value into params; only its own SQL is spliced here.
-    return f"SELECT COUNT(*) FROM ({sql}) bell", tuple(params)  # noqa: S608
+# The queries of the bell and of this page, compiled once per person (and page).
+_compiled = CompiledQueries()
 
 
 @login_required
 @require_GET
 def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    reminders = list(
-        reminder_notices_for(request.user).order_by(
+    user = request.user
+    reminders = _compiled.rows(
+        ("reminders", *_visibility_key(user)),
+        lambda: reminder_notices_for(user).order_by(
             Case(When(read_at=None, then=Value(0)), default=Value(1), output_field=IntegerField()),
             "-created_at",
             "-id",
-        )[:REMINDER_LIMIT]
+        )[:REMINDER_LIMIT],
     )
     for notice in reminders:
         delivery = notice.delivery
@@ -122,7 +109,12 @@ def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             else delivery.meeting.starts_at
         )
     page = Paginator(
-        issue_notifications_for(request.user).only(*LINE_FIELDS), ISSUE_PAGE_SIZE
+        CompiledList(
+            _compiled,
+            ("notifications", *_visibility_key(user)),
+            lambda: issue_notifications_for(user).only(*LINE_FIELDS),
+        ),
+        ISSUE_PAGE_SIZE,
     ).get_page(request.GET.get("page"))
     return render(
         request, "notifications/notification_list.html", {"reminders": reminders, "page": page}

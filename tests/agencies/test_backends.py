@@ -32,6 +32,18 @@ def test_an_unknown_or_deactivated_person_is_nobody(alice):
     assert UserBackend().get_user(alice.pk + 1000) is None
 
 
+@pytest.mark.django_db
+def test_a_change_is_seen_on_the_next_request_although_the_query_is_compiled_once(alice):
+    """The query is compiled once per person (core.compiled); its answer is not kept."""
+    assert UserBackend().get_user(alice.pk) == alice
+    User.objects.filter(pk=alice.pk).update(first_name="서연")
+    assert UserBackend().get_user(alice.pk).first_name == "서연"
+
+    User.objects.filter(pk=alice.pk).update(is_active=False)
+    assert UserBackend().get_user(alice.pk) is None
+    assert UserBackend().get_user("not a number") is None
+
+
 def test_pages_read_the_organization_from_the_session_query(client, alice):
     """The header shows the organization without asking the database again."""
     client.force_login(alice)
