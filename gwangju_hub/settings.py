@@ -347,10 +347,11 @@ AXES_HTTP_RESPONSE_CODE = 429
 # `proxy_set_header X-Real-IP $remote_addr;` with CLIENT_IP_HEADER=HTTP_X_REAL_IP).
 AXES_IPWARE_META_PRECEDENCE_ORDER = (env.str("CLIENT_IP_HEADER", default="REMOTE_ADDR"),)
 
-# Sessions live in the database (no cache dependency). SessionTimeoutMiddleware
+# Sessions live in the database (no cache dependency; core.sessions is Django's
+# db engine with its read compiled once per session). SessionTimeoutMiddleware
 # ends one after SESSION_IDLE_MINUTES without a request, and SESSION_MAX_HOURS
 # after login whatever happens; the cookie never outlives the absolute limit.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "core.sessions"
 SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
 SESSION_MAX_HOURS = env.int("SESSION_MAX_HOURS", default=12)
 SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 60 * 60

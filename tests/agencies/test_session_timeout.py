@@ -6,9 +6,11 @@ from urllib.parse import quote
 
 import pytest
 import time_machine
+from django.contrib.sessions.backends import db
 from django.contrib.sessions.models import Session
 from django.urls import reverse
 
+from core.sessions import SessionStore
 from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -226,8 +228,27 @@ def test_activity_is_written_at_most_once_a_minute(signed_in, clock):
 
 
 def test_sessions_are_kept_in_the_database(signed_in, settings):
-    assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
+    # core.sessions is Django's db engine with its read compiled once per session.
+    assert settings.SESSION_ENGINE == "core.sessions"
+    assert issubclass(SessionStore, db.SessionStore)
     assert Session.objects.filter(session_key=signed_in.session.session_key).exists()
+
+
+def test_a_session_ended_in_the_database_ends_on_the_next_request(signed_in, alice):
+    """The session's row is read afresh on every request, though its query is
+    compiled once: expired or deleted (logout elsewhere, clearsessions), the
+    next request is signed out."""
+    assert signed_in.get("/issues/").status_code == 200
+    key = signed_in.session.session_key
+    Session.objects.filter(session_key=key).update(expire_date=START - timedelta(seconds=1))
+
+    assert signed_in.get("/issues/").status_code == 302
+    assert not is_signed_in(signed_in)
+
+    signed_in.force_login(alice)
+    assert signed_in.get("/issues/").status_code == 200
+    Session.objects.filter(session_key=signed_in.session.session_key).delete()
+    assert signed_in.get("/issues/").status_code == 302
 
 
 def test_signed_in_pages_work_with_the_cache_down(signed_in, settings):
