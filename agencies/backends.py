@@ -9,8 +9,12 @@ from core.compiled import CompiledQueries
 
 from .models import User
 
-# Asked on every signed-in request: compiled once per person and process.
+# Asked on every signed-in request: compiled once per process (core.compiled).
 _compiled = CompiledQueries()
+
+
+def _with_agency(pk: int):
+    return User._default_manager.select_related("agency").filter(pk=pk)
 
 
 class UserBackend(ModelBackend):
@@ -26,9 +30,7 @@ class UserBackend(ModelBackend):
             pk = User._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        found = _compiled.rows(
-            pk, lambda: User._default_manager.select_related("agency").filter(pk=pk)
-        )
+        found = _compiled.rows("user", _with_agency, pk)
         if not found:
             return None
         return found[0] if self.user_can_authenticate(found[0]) else None

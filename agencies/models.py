@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils.translation import get_language
@@ -139,6 +141,28 @@ class User(AbstractUser):
         querysets, forms and the dashboard all ask it.
         """
         return self.is_superuser or self.role == Role.MAYOR_OFFICE
+
+    @property
+    def visibility_shape(self) -> tuple[tuple, tuple[int, ...]]:
+        """What the visibility rules (``visible_to``, ``visible_through``,
+        ``for_user``) read of this person, split for core.compiled: the
+        *shape* (active? reads everything? placed in an organization?) decides
+        their SQL, the *values* (own id; organization id where the SQL names
+        it) only its parameters. Build such a query for :meth:`with_ids`.
+        """
+        shape = (self.is_active, self.reads_everything, self.agency_id is None)
+        if self.reads_everything or self.agency_id is None:
+            return shape, (self.pk,)
+        return shape, (self.pk, self.agency_id)
+
+    def with_ids(self, pk: int, agency_id: int | None = None) -> User:
+        """A copy of this person with other ids: core.compiled compiles a
+        shape's query for stand-in ids, then runs it with the real ones."""
+        person = copy.copy(self)
+        person.pk = pk
+        if agency_id is not None:
+            person.agency_id = agency_id
+        return person
 
     def delivery_for(self, kind: str) -> Delivery:
         """How this person wants to be told about notices of ``kind`` (a NoticeKind)."""

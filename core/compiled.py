@@ -1,21 +1,29 @@
-"""Querysets compiled once per process, then only run.
+"""Querysets compiled once per process and shape, then only run.
 
 Django builds and compiles a queryset's SQL each time it is evaluated. For
-the small queries that nearly every request makes (who is signed in, the
-bell, the notification page) that costs several times what running them
-does: profiled on the benchmark data set, compiling took a quarter of the
-Python calls of a page. Their SQL depends on nothing but a few values (the
-key: a user id, a page number), so :class:`CompiledQueries` compiles each
-key's queryset once and afterwards only runs it, giving model instances
-(with their ``select_related`` objects) exactly as the queryset would.
+the small queries that nearly every request makes (the session, who is
+signed in, the bell, the notification page) that costs several times what
+running them does: profiled on the benchmark data set, building and
+compiling took a quarter of a page's Python calls.
 
-Only for a queryset whose SQL and parameters follow from its key alone: no
-``timezone.now()``, no setting or database row read while building it. What
-the query *returns* is read afresh on every call; nothing here caches rows.
+Such a query has a fixed *shape* (its SQL) and a few *values* (a user id, an
+organization id, a session key) that only reach its parameters. So
+:class:`CompiledQueries` builds and compiles each shape once, with stand-in
+values, notes where each stand-in lands among the parameters, and from then
+on only runs that SQL with the real values put in their places. It gives
+model instances (with their ``select_related`` objects) exactly as the
+queryset would; what the query returns is read afresh on every call.
 
-Django's compiler is reused as it is, with its ``as_sql()`` answered from
-the first call. A compiler belongs to its thread's database connection, so
-each connection (thread) has its own entries.
+The shape must determine everything else ``build`` puts into the SQL (which
+branch a user's role takes, a page's LIMIT); never ``timezone.now()`` or a
+row read while building. A value that ``build`` changes on its way into the
+parameters (``icontains`` wraps it in ``%``) is refused when it compiles.
+
+A compiler belongs to its thread's database connection, so each connection
+(thread) has its own entries. An entry weighs about 45 KB: shapes, not
+users or pages, are what may be many.
+
+Imports no app of ours (see core/__init__.py).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from django.core.exceptions import EmptyResultSet
@@ -30,56 +39,82 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable
 from django.db.models.sql import Query
+from django.db.models.sql.compiler import SQLCompiler
 
 M = TypeVar("M", bound=Model)
+Value = int | str
+
+# Stand-ins for the values while a shape compiles: inside a 32-bit integer
+# column's range (Django 5 turns an out-of-range integer lookup into "matches
+# nothing"), and nothing a real row holds or a literal in our queries.
+_INT_STAND_IN = 2_140_000_000
+_STR_STAND_IN = "\x1fcompiled-value-"
+
+
+@dataclass
+class _Compiled:
+    sql: str
+    params: tuple
+    # For each value, where its stand-in landed among the parameters.
+    slots: tuple[tuple[int, ...], ...]
+    model: type[Model] | None = None
+    query: Query | None = None
+    compiler: SQLCompiler | None = None
+
+    def params_for(self, values: tuple[Value, ...]) -> tuple:
+        params = list(self.params)
+        for value, slots in zip(values, self.slots, strict=True):
+            for index in slots:
+                params[index] = value
+        return tuple(params)
 
 
 class CompiledQueries:
-    """Querysets compiled once per key and connection, then only run.
+    """Querysets compiled once per shape and connection, then only run.
 
-    >>> users = CompiledQueries()
-    >>> users.rows(7, lambda: User.objects.select_related("agency").filter(pk=7))
-    [<User: ...>]  # built, compiled and run
-    >>> users.rows(7, lambda: User.objects.select_related("agency").filter(pk=7))
-    [<User: ...>]  # only run: ``build`` is not called again
-
-    The key must determine everything ``build`` puts into the SQL. ``build``
-    runs only when its key is new: building a queryset (``filter``,
-    ``select_related``) costs nearly as much as compiling it.
+    >>> compiled = CompiledQueries()
+    >>> compiled.rows("user", lambda pk: User.objects.filter(pk=pk), 7)
+    [<User: 7>]  # built with a stand-in for 7, compiled and run
+    >>> compiled.rows("user", lambda pk: User.objects.filter(pk=pk), 8)
+    [<User: 8>]  # only run: ``build`` is not called again
     """
 
-    def __init__(self, *, using: str = DEFAULT_DB_ALIAS, max_entries: int = 10_000) -> None:
+    def __init__(self, *, using: str = DEFAULT_DB_ALIAS, max_entries: int = 200) -> None:
         self.using = using
         self.max_entries = max_entries
-        # connection -> key -> what _compile_rows / _compile_count made of it.
+        # connection -> ("rows" | "count", shape) -> _Compiled, or None: matches nothing.
         self._by_connection: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
-    def rows(self, key: Hashable, build: Callable[[], QuerySet[M]]) -> list[M]:
-        """The model instances (with their select_related objects) ``build()`` would give."""
-        compiled = self._compiled(("rows", key), build, _compile_rows)
+    def rows(self, shape: Hashable, build: Callable[..., QuerySet[M]], *values: Value) -> list[M]:
+        """The model instances (with their select_related objects) ``build(*values)`` gives."""
+        compiled = self._compiled(("rows", shape), build, values, _compile_rows)
         if compiled is None:
             return []
-        model, query = compiled
+        sql_and_params = (compiled.sql, compiled.params_for(values))
+        # The compiler keeps what as_sql() set up (the columns, how to build
+        # the related objects); it is this connection's alone, so handing it
+        # this call's parameters cannot reach another thread's query.
+        compiled.compiler.as_sql = lambda *args, **kwargs: sql_and_params
         # A new QuerySet over the compiled query: ModelIterable asks the query
         # for its compiler, which answers with the one compiled before.
-        return list(QuerySet(model=model, query=query, using=self.using))
+        return list(QuerySet(model=compiled.model, query=compiled.query, using=self.using))
 
-    def count(self, key: Hashable, build: Callable[[], QuerySet]) -> int:
-        """How many rows ``build()`` gives (make it narrow: ``.values("pk")``, no ordering)."""
-        sql_and_params = self._compiled(("count", key), build, _compile_count)
-        if sql_and_params is None:
+    def count(self, shape: Hashable, build: Callable[..., QuerySet], *values: Value) -> int:
+        """How many rows ``build(*values)`` gives (make it narrow: ``.values("pk")``)."""
+        compiled = self._compiled(("count", shape), build, values, _compile_count)
+        if compiled is None:
             return 0
         with connections[self.using].cursor() as cursor:
-            cursor.execute(*sql_and_params)
+            cursor.execute(compiled.sql, compiled.params_for(values))
             return cursor.fetchone()[0]
 
     def forget(self) -> None:
-        """Drop every compiled query (for tests that change what a key compiles to)."""
+        """Drop every compiled query (for tests that change what a shape compiles to)."""
         with self._lock:
             self._by_connection.clear()
 
-    def _compiled(self, key: tuple, build: Callable[[], QuerySet], compile_):
+    def _compiled(self, key: tuple, build, values: tuple, compile_) -> _Compiled | None:
         connection = connections[self.using]
         entries = self._by_connection.get(connection)
         if entries is None:
@@ -87,30 +122,37 @@ class CompiledQueries:
                 entries = self._by_connection.setdefault(connection, {})
         compiled = entries.get(key, _MISSING)
         if compiled is _MISSING:
-            queryset = build()
+            stand_ins = _stand_ins(values)
+            queryset = build(*stand_ins)
             if queryset.db != self.using:
                 raise ValueError(f"the queryset reads {queryset.db!r}, not {self.using!r}")
             if len(entries) >= self.max_entries:
                 entries.clear()
-            compiled = entries[key] = compile_(queryset, connection)
+            compiled = entries[key] = compile_(queryset, connection, stand_ins)
         return compiled
 
 
 class CompiledList:
-    """A queryset's count and slices through :class:`CompiledQueries`, for a Paginator.
+    """A queryset's count and pages through :class:`CompiledQueries`, for a Paginator.
 
-    ``Paginator(CompiledList(compiled, key, build), 30)`` pages ``build()``
-    (which must be ordered) as it would page the queryset, with each page's
-    query and the count compiled once per key.
+    ``Paginator(CompiledList(compiled, shape, build, *values), 30)`` pages
+    ``build(*values)`` (which must be ordered) as it would page the queryset;
+    the count and each page's query are compiled once per shape.
     """
 
     def __init__(
-        self, compiled: CompiledQueries, key: Hashable, build: Callable[[], QuerySet]
+        self,
+        compiled: CompiledQueries,
+        shape: Hashable,
+        build: Callable[..., QuerySet],
+        *values: Value,
     ) -> None:
-        self.compiled, self.key, self.build = compiled, key, build
+        self.compiled, self.shape, self.build, self.values = compiled, shape, build, values
 
     def count(self) -> int:
-        return self.compiled.count(("all", self.key), lambda: self.build().order_by().values("pk"))
+        return self.compiled.count(
+            ("all", self.shape), lambda *v: self.build(*v).order_by().values("pk"), *self.values
+        )
 
     def __len__(self) -> int:
         return self.count()
@@ -118,39 +160,70 @@ class CompiledList:
     def __getitem__(self, index: slice) -> list:
         if not isinstance(index, slice) or index.step is not None:
             raise TypeError("CompiledList takes slices without a step")
-        return self.compiled.rows((index.start, index.stop, self.key), lambda: self._slice(index))
+        # LIMIT and OFFSET are written into the SQL: each page is a shape.
+        return self.compiled.rows(
+            (index.start, index.stop, self.shape), lambda *v: self._slice(index, v), *self.values
+        )
 
-    def _slice(self, index: slice) -> QuerySet:
-        queryset = self.build()
+    def _slice(self, index: slice, values: tuple) -> QuerySet:
+        queryset = self.build(*values)
         if not queryset.ordered:
             raise ValueError("pages of an unordered queryset would overlap")
         return queryset[index]
 
 
-def _compile_rows(queryset: QuerySet[M], connection) -> tuple[type[M], Query] | None:
+def _stand_ins(values: tuple) -> tuple[Value, ...]:
+    stand_ins = []
+    for number, value in enumerate(values):
+        # bool is an int, but a flag changes a query's shape, not its parameters.
+        if isinstance(value, int) and not isinstance(value, bool):
+            stand_ins.append(_INT_STAND_IN + number)
+        elif isinstance(value, str):
+            stand_ins.append(f"{_STR_STAND_IN}{number}")
+        else:
+            raise TypeError(f"values are ints and strings; {value!r} belongs in the shape")
+    return tuple(stand_ins)
+
+
+def _compile_rows(queryset: QuerySet[M], connection, stand_ins: tuple) -> _Compiled | None:
     if queryset._iterable_class is not ModelIterable or queryset._prefetch_related_lookups:
         # Only the SQL and select_related are kept: nothing else would be applied.
         raise ValueError("rows() takes querysets of model instances, without prefetch_related")
     query = queryset.query.chain()
     compiler = query.get_compiler(connection=connection)
     try:
-        sql_and_params = compiler.as_sql()
+        sql, params = compiler.as_sql()
     except EmptyResultSet:
         return None
-    # The compiler keeps what as_sql() set up (the columns, how to build the
-    # related objects); from now on it only hands out the same SQL.
-    compiler.as_sql = lambda *args, **kwargs: sql_and_params
     query.get_compiler = lambda *args, **kwargs: compiler
-    return queryset.model, query
+    compiled = _Compiled(sql, tuple(params), _slots(params, stand_ins))
+    compiled.model, compiled.query, compiled.compiler = queryset.model, query, compiler
+    return compiled
 
 
-def _compile_count(queryset: QuerySet, connection) -> tuple[str, tuple] | None:
+def _compile_count(queryset: QuerySet, connection, stand_ins: tuple) -> _Compiled | None:
     try:
         sql, params = queryset.query.get_compiler(connection=connection).as_sql()
     except EmptyResultSet:
         return None
     # Django compiled every value into params; only its own SQL is spliced here.
-    return f"SELECT COUNT(*) FROM ({sql}) counted", tuple(params)  # noqa: S608
+    counted = f"SELECT COUNT(*) FROM ({sql}) counted"  # noqa: S608
+    return _Compiled(counted, tuple(params), _slots(params, stand_ins))
+
+
+def _slots(params, stand_ins: tuple) -> tuple[tuple[int, ...], ...]:
+    slots = []
+    for stand_in in stand_ins:
+        found = tuple(
+            i for i, p in enumerate(params) if type(p) is type(stand_in) and p == stand_in
+        )
+        if not found:
+            raise ValueError(
+                "a value did not reach the query's parameters unchanged; "
+                "a query that transforms it cannot be compiled once"
+            )
+        slots.append(found)
+    return tuple(slots)
 
 
 _MISSING = object()

@@ -1,4 +1,4 @@
-"""Database sessions whose one read per request is compiled once per session.
+"""Database sessions whose one read per request is compiled once per process.
 
 Django's ``db`` engine, unchanged but for how it reads the row: every
 signed-in request loads its session, and building and compiling that
@@ -17,15 +17,14 @@ from django.utils import timezone
 
 from .compiled import CompiledQueries
 
-# One entry per session key and process; a worker that has served more
-# sessions than this starts over (compiling costs one request a millisecond).
-_compiled = CompiledQueries(max_entries=2_000)
+_compiled = CompiledQueries()
 
 
 class SessionStore(db.SessionStore):
     def _get_session_from_db(self) -> Session | None:
-        key = self.session_key
-        found = _compiled.rows(key, lambda: self.model.objects.filter(session_key=key))
+        found = _compiled.rows(
+            "session", lambda key: self.model.objects.filter(session_key=key), self.session_key
+        )
         if found and found[0].expire_date > timezone.now():
             return found[0]
         # Unknown or expired: as Django's engine does, a new key on save.

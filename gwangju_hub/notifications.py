@@ -64,27 +64,23 @@ def unread_count(user) -> int:
     user may still see, counted in one round trip (UNION ALL of their ids).
 
     Every signed-in page asks it, and building and compiling the query took
-    ten times as long as running it: its SQL depends on nothing but who asks,
-    so it is compiled once per person and process (core.compiled). The count
-    itself is read afresh every time.
+    ten times as long as running it: it is compiled once per process and
+    shape of person (core.compiled). The count is read afresh every time.
     """
+    shape, ids = user.visibility_shape
 
-    def union() -> QuerySet:
+    def union(*ids: int) -> QuerySet:
+        person = user.with_ids(*ids)
         # order_by(): no ordering inside a UNION (SQLite refuses one).
-        reminders = reminder_notices_for(user).filter(read_at=None).order_by().values("pk")
-        issues = issue_notifications.unread(user).order_by().values("pk")
+        reminders = reminder_notices_for(person).filter(read_at=None).order_by().values("pk")
+        issues = issue_notifications.unread(person).order_by().values("pk")
         return issues.union(reminders, all=True)
 
-    return _compiled.count(("bell", *_visibility_key(user)), union)
+    return _compiled.count(("bell", shape), union, *ids)
 
 
-def _visibility_key(user) -> tuple:
-    """What ``visible_through`` and the recipient filter read of ``user``: a
-    person given another organization or role gets newly compiled queries."""
-    return (user.pk, user.is_active, user.reads_everything, user.agency_id)
-
-
-# The queries of the bell and of this page, compiled once per person (and page).
+# The queries of the bell and of this page, compiled once per process and
+# shape of person (User.visibility_shape).
 _compiled = CompiledQueries()
 
 
@@ -92,13 +88,15 @@ _compiled = CompiledQueries()
 @require_GET
 def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
+    shape, ids = user.visibility_shape
     reminders = _compiled.rows(
-        ("reminders", *_visibility_key(user)),
-        lambda: reminder_notices_for(user).order_by(
+        ("reminders", shape),
+        lambda *ids: reminder_notices_for(user.with_ids(*ids)).order_by(
             Case(When(read_at=None, then=Value(0)), default=Value(1), output_field=IntegerField()),
             "-created_at",
             "-id",
         )[:REMINDER_LIMIT],
+        *ids,
     )
     for notice in reminders:
         delivery = notice.delivery
@@ -111,8 +109,9 @@ def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     page = Paginator(
         CompiledList(
             _compiled,
-            ("notifications", *_visibility_key(user)),
-            lambda: issue_notifications_for(user).only(*LINE_FIELDS),
+            ("notifications", shape),
+            lambda *ids: issue_notifications_for(user.with_ids(*ids)).only(*LINE_FIELDS),
+            *ids,
         ),
         ISSUE_PAGE_SIZE,
     ).get_page(request.GET.get("page"))

@@ -348,7 +348,7 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_IPWARE_META_PRECEDENCE_ORDER = (env.str("CLIENT_IP_HEADER", default="REMOTE_ADDR"),)
 
 # Sessions live in the database (no cache dependency; core.sessions is Django's
-# db engine with its read compiled once per session). SessionTimeoutMiddleware
+# db engine with its read compiled once per process). SessionTimeoutMiddleware
 # ends one after SESSION_IDLE_MINUTES without a request, and SESSION_MAX_HOURS
 # after login whatever happens; the cookie never outlives the absolute limit.
 SESSION_ENGINE = "core.sessions"

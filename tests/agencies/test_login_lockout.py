@@ -250,11 +250,13 @@ def test_admin_shows_the_login_audit_trail(client, alice, superuser):
 def test_logins_and_lockouts_work_with_the_cache_down(client, alice, bob, settings):
     # Nothing listens on port 1: every cache call would fail. Axes counts in
     # the database, so a Redis outage neither breaks login nor lifts a lock.
+    # Redis is the default cache only; the in-process ones stay up.
     settings.CACHES = {
+        **settings.CACHES,
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",
-        }
+        },
     }
 
     assert fail_five_times(client, "alice").status_code == 429

@@ -228,7 +228,7 @@ def test_activity_is_written_at_most_once_a_minute(signed_in, clock):
 
 
 def test_sessions_are_kept_in_the_database(signed_in, settings):
-    # core.sessions is Django's db engine with its read compiled once per session.
+    # core.sessions is Django's db engine with its read compiled once per process.
     assert settings.SESSION_ENGINE == "core.sessions"
     assert issubclass(SessionStore, db.SessionStore)
     assert Session.objects.filter(session_key=signed_in.session.session_key).exists()

@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
-from agencies.models import Agency, User
+from agencies.models import Agency, Role, User
 from core.compiled import CompiledList, CompiledQueries
 from tests.factories import AgencyFactory, UserFactory
 
@@ -20,20 +20,20 @@ class Builds:
     def __init__(self, make):
         self.make, self.calls = make, 0
 
-    def __call__(self):
+    def __call__(self, *values):
         self.calls += 1
-        return self.make()
+        return self.make(*values)
 
 
-def with_agency(pk):
-    return Builds(lambda: User.objects.select_related("agency").filter(pk=pk))
+def with_agency():
+    return Builds(lambda pk: User.objects.select_related("agency").filter(pk=pk))
 
 
 def test_rows_are_the_querysets_instances_with_their_related_objects():
     person = UserFactory()
     compiled = CompiledQueries()
 
-    (loaded,) = compiled.rows(person.pk, with_agency(person.pk))
+    (loaded,) = compiled.rows("user", with_agency(), person.pk)
 
     assert loaded == person
     with CaptureQueriesContext(connection) as queries:
@@ -44,12 +44,12 @@ def test_rows_are_the_querysets_instances_with_their_related_objects():
 def test_a_key_is_built_and_compiled_once_then_only_run():
     person = UserFactory()
     compiled = CompiledQueries()
-    build = with_agency(person.pk)
-    compiled.rows(person.pk, build)
+    build = with_agency()
+    compiled.rows("user", build, person.pk)
 
     with CaptureQueriesContext(connection) as queries:
-        compiled.rows(person.pk, build)
-        compiled.rows(person.pk, build)
+        compiled.rows("user", build, person.pk)
+        compiled.rows("user", build, person.pk)
 
     assert build.calls == 1
     assert len(queries) == 2, "each call still runs the query"
@@ -58,33 +58,70 @@ def test_a_key_is_built_and_compiled_once_then_only_run():
 def test_rows_are_read_afresh_on_every_call():
     person = UserFactory(first_name="민준")
     compiled = CompiledQueries()
-    build = with_agency(person.pk)
-    compiled.rows(person.pk, build)
+    build = with_agency()
+    compiled.rows("user", build, person.pk)
 
     User.objects.filter(pk=person.pk).update(first_name="서연")
     Agency.objects.filter(pk=person.agency_id).update(name_ko="새 이름")
-    (again,) = compiled.rows(person.pk, build)
+    (again,) = compiled.rows("user", build, person.pk)
 
     assert (again.first_name, again.agency.name_ko) == ("서연", "새 이름")
     User.objects.filter(pk=person.pk).delete()
-    assert compiled.rows(person.pk, build) == []
+    assert compiled.rows("user", build, person.pk) == []
 
 
-def test_keys_are_kept_apart():
+def test_one_shape_serves_every_value():
     first, second = UserFactory(), UserFactory()
     compiled = CompiledQueries()
+    build = with_agency()
 
-    assert compiled.rows(first.pk, with_agency(first.pk)) == [first]
-    assert compiled.rows(second.pk, with_agency(second.pk)) == [second]
+    assert compiled.rows("user", build, first.pk) == [first]
+    assert compiled.rows("user", build, second.pk) == [second]
+    assert build.calls == 1
+
+
+def test_a_value_may_stand_in_several_places():
+    agency = AgencyFactory()
+    mine = UserFactory(agency=agency, role=Role.HEAD)
+    UserFactory(agency=agency)
+    compiled = CompiledQueries()
+    build = Builds(lambda a: User.objects.filter(agency_id=a, role=Role.HEAD, agency__pk=a))
+
+    assert compiled.rows("heads", build, agency.pk) == [mine]
+    assert compiled.rows("heads", build, AgencyFactory().pk) == []
+
+
+def test_strings_are_values_too():
+    person = UserFactory(username="minjun")
+    compiled = CompiledQueries()
+    build = Builds(lambda name: User.objects.filter(username=name))
+
+    assert compiled.rows("by name", build, "minjun") == [person]
+    assert compiled.rows("by name", build, "nobody") == []
+
+
+def test_a_value_the_query_changes_is_refused():
+    """``icontains`` wraps the value in % and escapes it: the compiled SQL
+    would keep the stand-in, so compiling it once is refused."""
+    build = Builds(lambda name: User.objects.filter(username__icontains=name))
+
+    with pytest.raises(ValueError, match="unchanged"):
+        CompiledQueries().rows("search", build, "min")
+
+
+@pytest.mark.parametrize("value", [None, True, 1.5])
+def test_what_decides_the_sql_belongs_in_the_shape(value):
+    with pytest.raises(TypeError, match="shape"):
+        CompiledQueries().rows("k", lambda v: User.objects.filter(pk=v), value)
 
 
 def test_a_query_that_matches_nothing_costs_no_round_trip():
     compiled = CompiledQueries()
-    build = Builds(lambda: User.objects.filter(pk__in=[]))
+    build = Builds(lambda pk: User.objects.filter(pk__in=[]).exclude(pk=pk))
 
     with CaptureQueriesContext(connection) as queries:
-        assert compiled.rows("none", build) == []
-        assert compiled.count("none", build) == 0
+        assert compiled.rows("none", build, 1) == []
+        assert compiled.count("none", build, 1) == 0
     assert len(queries) == 0
 
 
@@ -92,24 +129,25 @@ def test_count_is_compiled_once_and_read_afresh():
     agency = AgencyFactory()
     UserFactory.create_batch(3, agency=agency)
     compiled = CompiledQueries()
-    build = Builds(lambda: User.objects.filter(agency=agency).values("pk"))
+    build = Builds(lambda a: User.objects.filter(agency_id=a).values("pk"))
 
-    assert compiled.count(agency.pk, build) == 3
+    assert compiled.count("staff", build, agency.pk) == 3
     UserFactory(agency=agency)
-    assert compiled.count(agency.pk, build) == 4
+    assert compiled.count("staff", build, agency.pk) == 4
+    assert compiled.count("staff", build, AgencyFactory().pk) == 0
     assert build.calls == 1
 
 
-def test_more_keys_than_max_entries_start_over():
-    people = UserFactory.create_batch(3)
+def test_more_shapes_than_max_entries_start_over():
+    person = UserFactory()
     compiled = CompiledQueries(max_entries=2)
-    builds = [with_agency(p.pk) for p in people]
+    builds = [with_agency() for _ in range(3)]
 
-    for person, build in zip(people, builds, strict=True):
-        assert compiled.rows(person.pk, build) == [person]
-    assert compiled.rows(people[0].pk, builds[0]) == [people[0]]
+    for shape, build in enumerate(builds):
+        assert compiled.rows(shape, build, person.pk) == [person]
+    assert compiled.rows(0, builds[0], person.pk) == [person]
 
-    assert builds[0].calls == 2, "the first key was dropped when the third came"
+    assert builds[0].calls == 2, "the first shape was dropped when the third came"
 
 
 @pytest.mark.parametrize(
@@ -122,7 +160,7 @@ def test_more_keys_than_max_entries_start_over():
 )
 def test_what_rows_cannot_keep_is_refused(make):
     with pytest.raises(ValueError):
-        CompiledQueries().rows("k", make)
+        CompiledQueries().rows("k", lambda pk: make().filter(pk=pk), 1)
 
 
 def test_a_compiled_list_pages_like_the_queryset():
@@ -130,7 +168,8 @@ def test_a_compiled_list_pages_like_the_queryset():
     UserFactory.create_batch(7, agency=agency)
     queryset = User.objects.filter(agency=agency).order_by("pk")
     compiled = CompiledQueries()
-    pages = Paginator(CompiledList(compiled, agency.pk, lambda: queryset), 3)
+    build = Builds(lambda a: User.objects.filter(agency_id=a).order_by("pk"))
+    pages = Paginator(CompiledList(compiled, "staff", build, agency.pk), 3)
     expected = Paginator(queryset, 3)
 
     assert (pages.count, pages.num_pages) == (7, 3)
@@ -139,7 +178,7 @@ def test_a_compiled_list_pages_like_the_queryset():
 
 
 def test_a_compiled_list_refuses_an_unordered_queryset():
-    compiled_list = CompiledList(CompiledQueries(), "k", lambda: User.objects.order_by())
+    compiled_list = CompiledList(CompiledQueries(), "k", lambda pk: User.objects.exclude(pk=pk), 1)
 
     with pytest.raises(ValueError, match="unordered"):
         compiled_list[0:3]
@@ -153,12 +192,12 @@ def test_each_thread_compiles_for_its_own_connection():
     that same thread"."""
     person = UserFactory()
     compiled = CompiledQueries()
-    compiled.rows(person.pk, with_agency(person.pk))
+    compiled.rows("user", with_agency(), person.pk)
     found, errors = [], []
 
     def other_thread():
         try:
-            found.extend(compiled.rows(person.pk, with_agency(person.pk)))
+            found.extend(compiled.rows("user", with_agency(), person.pk))
         except Exception as exc:  # noqa: BLE001 - reported to the main thread below
             errors.append(exc)
         finally:

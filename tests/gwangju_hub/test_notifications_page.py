@@ -25,6 +25,7 @@ from meetings.models import (
     ReminderNotice,
     ReminderPurpose,
 )
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -133,6 +134,51 @@ def test_the_bell_costs_one_query_and_only_when_shown(rf, bob, bob_notified):
     with CaptureQueriesContext(connection) as queries:
         assert context["unread_notifications"] == 2
     assert len(queries) == 1
+
+
+def test_each_person_sees_their_own_through_queries_compiled_once(
+    client, alice, bob, carol, hana, minji, agency_a, agency_b, agency_c
+):
+    """The bell's and the page's queries are compiled once per shape of person
+    (User.visibility_shape) and run with each person's ids: people of one
+    shape, asked one after the other, still each see exactly their own."""
+    from gwangju_hub.notifications import (
+        issue_notifications_for,
+        reminder_notices_for,
+        unread_count,
+    )
+
+    root = UserFactory(username="root", agency=None, is_superuser=True)
+    unplaced = UserFactory(username="unplaced", agency=None)
+    people = [bob, carol, hana, minji, root, unplaced]
+    for person in people:
+        _issue_notification(alice, agency_a, person)
+        _issue_notification(alice, agency_a, person, title=HIDDEN_ISSUE, visibility="restricted")
+        if person.agency is not None:
+            _issue_notification(
+                person, person.agency, person, title="자기 기관 비공개", visibility="restricted"
+            )
+        _notice(person, _meeting(MEETING, [agency_b]))
+        _notice(person, _meeting(HIDDEN_MEETING, [agency_c]))
+
+    for person in people:
+        expected = (
+            issue_notifications_for(person).filter(read_at=None).count()
+            + reminder_notices_for(person).filter(read_at=None).count()
+        )
+        assert unread_count(person) == expected, person.username
+
+        client.force_login(person)
+        context = client.get(reverse("notifications:list")).context
+        assert [n.pk for n in context["page"].object_list] == list(
+            issue_notifications_for(person).values_list("pk", flat=True)
+        ), person.username
+        assert sorted(n.pk for n in context["reminders"]) == sorted(
+            reminder_notices_for(person).values_list("pk", flat=True)
+        ), person.username
+
+    # What each shape sees, spelled out: a mistake above would be the same on both sides.
+    assert [unread_count(p) for p in people] == [3, 3, 3, 5, 4, 0]
 
 
 # --- the page --------------------------------------------------------------------------

@@ -587,12 +587,14 @@ def cache_at(settings):
     from core import cache as resilient_cache
 
     def point(url: str) -> None:
+        # Redis is the default cache only; the in-process ones stay as they are.
         settings.CACHES = {
+            **settings.CACHES,
             "default": {
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
                 "LOCATION": url,
                 "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
-            }
+            },
         }
         resilient_cache.reset()
 
