@@ -81,7 +81,7 @@ def test_the_header_and_dialogs_are_in_the_pages_language(client, alice):
         assert ">Issues<" in _nav(english)
         # The htmx error messages and the session dialog's words.
         assert 'data-message-network="The server could not be reached.' in english
-        assert "data-message-network=\"The server could not be reached." not in korean
+        assert 'data-message-network="The server could not be reached.' not in korean
         assert "Your session is about to end" in english
         assert "Your session is about to end" not in korean
 
