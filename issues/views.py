@@ -33,7 +33,7 @@ from core.form_services import run_service
 from core.forms import add_service_errors, rebound_at_version
 from core.pagination import CappedPaginator
 from core.storage import STORAGE_ERRORS, log_storage_error
-from core.views import after_change, page_or_partial
+from core.views import SectionedPage, after_change
 
 from . import extensions, rules, selectors, services
 from .forms import (
@@ -273,23 +273,11 @@ def _detail_context(request: HttpRequest, issue: Issue, **forms) -> dict:
     }
 
 
-def _after_post(request: HttpRequest, issue: Issue, partial: str, message: str) -> HttpResponse:
-    # issueChanged: the timeline listens, and shows the change just made.
-    return after_change(
-        request,
-        message=message,
-        page_url=issue.get_absolute_url(),
-        template=DETAIL_TEMPLATE,
-        partial=partial,
-        context=lambda: _detail_context(request, _get_issue_for_user(request, issue.pk)),
-        event="issueChanged",
-    )
-
-
-def _form_errors(request: HttpRequest, issue: Issue, partial: str, **forms) -> HttpResponse:
-    return page_or_partial(
-        request, DETAIL_TEMPLATE, partial, _detail_context(request, issue, **forms)
-    )
+# The issue page's sections post here; issueChanged: the timeline listens,
+# and shows the change just made.
+PAGE = SectionedPage(
+    DETAIL_TEMPLATE, context=_detail_context, reload=_get_issue_for_user, event="issueChanged"
+)
 
 
 @login_required
@@ -298,7 +286,7 @@ def issue_change_status(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
     issue = _get_issue_for_user(request, pk, allowed=rules.can_edit)
     form = StatusForm(request.POST)
     if not form.is_valid():
-        return _form_errors(request, issue, "status", status_form=form)
+        return PAGE.with_errors(request, issue, "status", status_form=form)
     try:
         services.issue_change_status(
             issue=issue,
@@ -307,7 +295,7 @@ def issue_change_status(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
             status=form.cleaned_data["status"],
         )
     except services.StaleIssueError:
-        return _form_errors(
+        return PAGE.with_errors(
             request,
             issue,
             "status",
@@ -317,20 +305,22 @@ def issue_change_status(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
                 "Reload the page to see the current state."
             ),
         )
-    return _after_post(request, issue, "status", _("The status was changed."))
+    return PAGE.changed(request, issue, "status", _("The status was changed."))
 
 
 @login_required
 @require_POST
 def comment_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     issue = _get_issue_for_user(request, pk, allowed=rules.can_comment)
-    form = CommentForm(request.POST)
-    if not run_service(
-        form,
+    return PAGE.submit(
+        request,
+        issue,
+        "comment-form",
+        CommentForm(request.POST),
         lambda data: services.comment_create(issue=issue, actor=request.user, **data),
-    ):
-        return _form_errors(request, issue, "comment-form", comment_form=form)
-    return _after_post(request, issue, "comment-form", _("Your comment was posted."))
+        _("Your comment was posted."),
+        shown_as="comment_form",
+    )
 
 
 @login_required
@@ -341,14 +331,14 @@ def cooperation_answer(
     issue, cooperation = _get_answerable_cooperation(request, pk, cooperation_id)
     form = CooperationAnswerForm(request.POST, prefix=f"c{cooperation.pk}")
     if not form.is_valid():
-        return _form_errors(request, issue, "cooperations", answer_forms={cooperation.pk: form})
+        return PAGE.with_errors(request, issue, "cooperations", answer_forms={cooperation.pk: form})
     services.cooperation_answer(
         cooperation=cooperation,
         actor=request.user,
         status=form.cleaned_data["status"],
         note=form.cleaned_data["note"],
     )
-    return _after_post(request, issue, "cooperations", _("Your answer was recorded."))
+    return PAGE.changed(request, issue, "cooperations", _("Your answer was recorded."))
 
 
 @login_required
@@ -389,8 +379,8 @@ def cooperation_update(
         except ValidationError as exc:
             add_service_errors(form, exc)
     if form.errors:
-        return _form_errors(request, issue, "cooperations", update_forms={cooperation.pk: form})
-    return _after_post(
+        return PAGE.with_errors(request, issue, "cooperations", update_forms={cooperation.pk: form})
+    return PAGE.changed(
         request, issue, "cooperations", _("The person in charge and deadline were saved.")
     )
 
@@ -399,15 +389,17 @@ def cooperation_update(
 @require_POST
 def attachment_upload(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     issue = _get_issue_for_user(request, pk, allowed=rules.can_attach)
-    form = AttachmentForm(request.POST, request.FILES)
-    if not run_service(
-        form,
+    return PAGE.submit(
+        request,
+        issue,
+        "attachments",
+        AttachmentForm(request.POST, request.FILES),
         lambda data: services.attachment_add(
             issue=issue, actor=request.user, uploaded_file=data["file"]
         ),
-    ):
-        return _form_errors(request, issue, "attachments", attachment_form=form)
-    return _after_post(request, issue, "attachments", _("The file was attached."))
+        _("The file was attached."),
+        shown_as="attachment_form",
+    )
 
 
 @login_required

@@ -31,7 +31,7 @@ from agencies.models import Agency
 from core.exports import csv_response, xlsx_response
 from core.form_services import run_service
 from core.forms import add_service_errors, rebound_at_version
-from core.views import after_change, page_or_partial
+from core.views import SectionedPage, page_or_partial
 from issues.models import Issue
 
 from . import figures, ics, rules, selectors, services
@@ -226,21 +226,10 @@ def meeting_print(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _after_post(request: HttpRequest, meeting: Meeting, partial: str, message: str) -> HttpResponse:
-    return after_change(
-        request,
-        message=message,
-        page_url=meeting.get_absolute_url() + f"#{partial}",
-        template=DETAIL_TEMPLATE,
-        partial=partial,
-        context=lambda: _detail_context(request, _get_meeting_for_user(request, meeting.pk)),
-    )
-
-
-def _form_errors(request: HttpRequest, meeting: Meeting, partial: str, **forms) -> HttpResponse:
-    return page_or_partial(
-        request, DETAIL_TEMPLATE, partial, _detail_context(request, meeting, **forms)
-    )
+# The meeting page's sections post here; without htmx, back to the section.
+PAGE = SectionedPage(
+    DETAIL_TEMPLATE, context=_detail_context, reload=_get_meeting_for_user, to_section=True
+)
 
 
 @login_required
@@ -248,11 +237,15 @@ def _form_errors(request: HttpRequest, meeting: Meeting, partial: str, **forms) 
 def agenda_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     meeting = _get_managed_meeting(request, pk)
     form = AgendaItemAddForm(request.POST)
-    if not run_service(
-        form, lambda data: services.agenda_item_add(meeting=meeting, actor=request.user, **data)
-    ):
-        return _form_errors(request, meeting, "agenda", add_form=form)
-    return _after_post(request, meeting, "agenda", _("The item was added to the agenda."))
+    return PAGE.submit(
+        request,
+        meeting,
+        "agenda",
+        form,
+        lambda data: services.agenda_item_add(meeting=meeting, actor=request.user, **data),
+        _("The item was added to the agenda."),
+        shown_as="add_form",
+    )
 
 
 # An item's one-click status changes (urls.py names the ``change``): its service, its message.
@@ -270,7 +263,7 @@ def agenda_status(
     meeting, item = _get_managed_item(request, pk, item_id)
     service, message = AGENDA_STATUS_CHANGES[change]
     service(item=item, actor=request.user)
-    return _after_post(request, meeting, "agenda", str(message))
+    return PAGE.changed(request, meeting, "agenda", str(message))
 
 
 @login_required
@@ -281,7 +274,7 @@ def agenda_move(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> Htt
     if direction not in ("up", "down"):
         return HttpResponseBadRequest()
     services.agenda_item_move(item=item, direction=direction, actor=request.user)
-    return _after_post(request, meeting, "agenda", _("The agenda order was changed."))
+    return PAGE.changed(request, meeting, "agenda", _("The agenda order was changed."))
 
 
 @login_required
@@ -289,11 +282,16 @@ def agenda_move(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> Htt
 def agenda_decide(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> HttpResponse:
     meeting, item = _get_managed_item(request, pk, item_id)
     form = AgendaDecisionForm(request.POST, item=item)
-    if not run_service(
-        form, lambda data: services.agenda_item_decide(item=item, actor=request.user, **data)
-    ):
-        return _form_errors(request, meeting, "agenda", decision_forms={item.pk: form})
-    return _after_post(request, meeting, "agenda", _("The decision was recorded."))
+    return PAGE.submit(
+        request,
+        meeting,
+        "agenda",
+        form,
+        lambda data: services.agenda_item_decide(item=item, actor=request.user, **data),
+        _("The decision was recorded."),
+        shown_as="decision_forms",
+        among=item.pk,
+    )
 
 
 @login_required
@@ -301,12 +299,15 @@ def agenda_decide(request: AuthenticatedHttpRequest, pk: int, item_id: int) -> H
 def meeting_minutes(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     meeting = _get_managed_meeting(request, pk)
     form = MinutesForm(request.POST, meeting=meeting)
-    if not run_service(
+    return PAGE.submit(
+        request,
+        meeting,
+        "minutes",
         form,
         lambda data: services.meeting_record_minutes(meeting=meeting, actor=request.user, **data),
-    ):
-        return _form_errors(request, meeting, "minutes", minutes_form=form)
-    return _after_post(request, meeting, "minutes", _("The minutes were saved."))
+        _("The minutes were saved."),
+        shown_as="minutes_form",
+    )
 
 
 @login_required
@@ -315,7 +316,7 @@ def meeting_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     meeting = _get_managed_meeting(request, pk)
     form = MeetingCancelForm(request.POST)
     if not form.is_valid():
-        return _form_errors(request, meeting, "cancel", cancel_form=form)
+        return PAGE.with_errors(request, meeting, "cancel", cancel_form=form)
     try:
         services.meeting_cancel(meeting=meeting, actor=request.user)
     except ValidationError as exc:
