@@ -137,7 +137,8 @@ class CompiledList:
 
     ``Paginator(CompiledList(compiled, shape, build, *values), 30)`` pages
     ``build(*values)`` (which must be ordered) as it would page the queryset;
-    the count and each page's query are compiled once per shape.
+    the count and each page's query are compiled once per shape. ``each_page``
+    is given each page's rows, to add what a prefetch would have.
     """
 
     def __init__(
@@ -146,13 +147,22 @@ class CompiledList:
         shape: Hashable,
         build: Callable[..., QuerySet],
         *values: Value,
+        each_page: Callable[[list], None] | None = None,
     ) -> None:
         self.compiled, self.shape, self.build, self.values = compiled, shape, build, values
+        self.each_page = each_page
 
-    def count(self) -> int:
-        return self.compiled.count(
-            ("all", self.shape), lambda *v: self.build(*v).order_by().values("pk"), *self.values
-        )
+    def count(self, *, at_most: int | None = None) -> int:
+        """How many rows there are; with ``at_most``, counting stops there
+        (``CappedPaginator``: the count reads no further than it needs)."""
+
+        def narrow(*values: Value) -> QuerySet:
+            # No order: how many there are does not depend on it, and unordered,
+            # PostgreSQL may stop at the limit instead of walking an index.
+            rows = self.build(*values).order_by().values("pk")
+            return rows if at_most is None else rows[:at_most]
+
+        return self.compiled.count(("count", at_most, self.shape), narrow, *self.values)
 
     def __len__(self) -> int:
         return self.count()
@@ -161,9 +171,12 @@ class CompiledList:
         if not isinstance(index, slice) or index.step is not None:
             raise TypeError("CompiledList takes slices without a step")
         # LIMIT and OFFSET are written into the SQL: each page is a shape.
-        return self.compiled.rows(
+        rows = self.compiled.rows(
             (index.start, index.stop, self.shape), lambda *v: self._slice(index, v), *self.values
         )
+        if self.each_page is not None and rows:
+            self.each_page(rows)
+        return rows
 
     def _slice(self, index: slice, values: tuple) -> QuerySet:
         queryset = self.build(*values)
@@ -196,7 +209,7 @@ def _compile_rows(queryset: QuerySet[M], connection, stand_ins: tuple) -> _Compi
     except EmptyResultSet:
         return None
     query.get_compiler = lambda *args, **kwargs: compiler
-    compiled = _Compiled(sql, tuple(params), _slots(params, stand_ins))
+    compiled = _Compiled(sql, tuple(params), _slots(sql, params, stand_ins))
     compiled.model, compiled.query, compiled.compiler = queryset.model, query, compiler
     return compiled
 
@@ -208,16 +221,23 @@ def _compile_count(queryset: QuerySet, connection, stand_ins: tuple) -> _Compile
         return None
     # Django compiled every value into params; only its own SQL is spliced here.
     counted = f"SELECT COUNT(*) FROM ({sql}) counted"  # noqa: S608
-    return _Compiled(counted, tuple(params), _slots(params, stand_ins))
+    return _Compiled(counted, tuple(params), _slots(sql, params, stand_ins))
 
 
-def _slots(params, stand_ins: tuple) -> tuple[tuple[int, ...], ...]:
+def _slots(sql: str, params, stand_ins: tuple) -> tuple[tuple[int, ...], ...]:
     slots = []
     for stand_in in stand_ins:
         found = tuple(
             i for i, p in enumerate(params) if type(p) is type(stand_in) and p == stand_in
         )
-        if not found:
+        # A value the query changed on its way (``icontains`` wraps a string in
+        # %) or wrote into the SQL itself would stay the stand-in: refused.
+        # Lookups pass integers through unchanged; one the query does not use
+        # at all (a reader of everything's id, in a list of every issue) is fine.
+        changed = str(stand_in) in sql or any(
+            isinstance(p, str) and str(stand_in) in p and p != stand_in for p in params
+        )
+        if changed:
             raise ValueError(
                 "a value did not reach the query's parameters unchanged; "
                 "a query that transforms it cannot be compiled once"

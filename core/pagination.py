@@ -15,6 +15,8 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
+from .compiled import CompiledList
+
 
 class CappedPaginator(Paginator):
     """A Paginator whose ``count`` is at most ``cap``; ``capped`` says it stopped there."""
@@ -27,6 +29,8 @@ class CappedPaginator(Paginator):
     def count(self) -> int:
         if self.cap is None:
             return super().count
+        if isinstance(self.object_list, CompiledList):
+            return self.object_list.count(at_most=self.cap + 1)
         # QuerySet slicing keeps it lazy: Django counts over a LIMITed subquery.
         # Without the list's order: how many of the first cap + 1 matches there
         # are does not depend on which come first, and unordered, PostgreSQL

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, time, timedelta
 
 from django.core.cache import caches
@@ -22,6 +23,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from agencies.models import Agency, Role
+from core.compiled import CompiledList, CompiledQueries
 
 from . import extensions
 from .models import (
@@ -194,6 +196,61 @@ def _sorted(issues: QuerySet[Issue], sort: str) -> QuerySet[Issue]:
     return issues.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT]))
 
 
+# The list's pages and counts, compiled once per shape (core.compiled).
+_compiled = CompiledQueries()
+# Filters whose SQL reads the clock (today, upcoming meetings): built every time.
+_CLOCK_FILTERS = ("overdue", "reply_overdue", "on_agenda")
+
+
+def list_pages(*, user, filters: IssueFilters) -> CompiledList | QuerySet[Issue]:
+    """``with_list_relations(issue_list(...))`` for a Paginator, compiled once
+    per shape: the filters (organizations by id), and what the visibility
+    rules read of the person (``User.visibility_shape``), whose ids are the
+    values. Filters that read the clock are built every time.
+    """
+    if any(getattr(filters, name) for name in _CLOCK_FILTERS):
+        return with_list_relations(issue_list(user=user, filters=filters))
+    user_shape, ids = user.visibility_shape
+    shape = (
+        user_shape,
+        tuple(getattr(value, "pk", value) for value in _filter_values(filters)),
+    )
+    return CompiledList(
+        _compiled,
+        shape,
+        lambda *ids: _list_rows(issue_list(user=user.with_ids(*ids), filters=filters)),
+        *ids,
+        each_page=_attach_listed_cooperations,
+    )
+
+
+def _filter_values(filters: IssueFilters) -> tuple:
+    # dataclasses.astuple would deep-copy the organizations.
+    return tuple(getattr(filters, f.name) for f in dataclass_fields(filters))
+
+
+def _list_rows(issues: QuerySet[Issue]) -> QuerySet[Issue]:
+    return issues.select_related("lead_agency", "category").only(*LIST_FIELDS)
+
+
+def _listed_cooperations(*issue_ids: int) -> QuerySet[Cooperation]:
+    cooperations = Cooperation.objects.select_related("agency", "assignee")
+    if issue_ids:
+        cooperations = cooperations.filter(issue_id__in=issue_ids)
+    return cooperations.only(*LIST_COOPERATION_FIELDS)
+
+
+def _attach_listed_cooperations(issues: list[Issue]) -> None:
+    """What ``with_list_relations``' prefetch gives, ``issue.listed_cooperations``,
+    in one query compiled once per number of issues on the page."""
+    by_issue: dict[int, list[Cooperation]] = {issue.pk: [] for issue in issues}
+    ids = list(by_issue)
+    for cooperation in _compiled.rows(("cooperations", len(ids)), _listed_cooperations, *ids):
+        by_issue[cooperation.issue_id].append(cooperation)
+    for issue in issues:
+        issue.listed_cooperations = by_issue[issue.pk]
+
+
 def with_list_relations(issues: QuerySet[Issue]) -> QuerySet[Issue]:
     """Everything a list row shows, in a fixed number of queries.
 
@@ -202,18 +259,8 @@ def with_list_relations(issues: QuerySet[Issue]) -> QuerySet[Issue]:
     ``issue.listed_cooperations``: a prefetch into the related manager clones a
     queryset per issue, a quarter of the list page's time in the ORM.
     """
-    return (
-        issues.select_related("lead_agency", "category")
-        .only(*LIST_FIELDS)
-        .prefetch_related(
-            Prefetch(
-                "cooperations",
-                queryset=Cooperation.objects.select_related("agency", "assignee").only(
-                    *LIST_COOPERATION_FIELDS
-                ),
-                to_attr="listed_cooperations",
-            )
-        )
+    return _list_rows(issues).prefetch_related(
+        Prefetch("cooperations", queryset=_listed_cooperations(), to_attr="listed_cooperations")
     )
 
 

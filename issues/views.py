@@ -86,9 +86,8 @@ def _get_answerable_cooperation(
 def issue_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = IssueFilterForm(request.GET)
     filters = form.filters()
-    issues = selectors.issue_list(user=request.user, filters=filters)
     paginator = CappedPaginator(
-        selectors.with_list_relations(issues),
+        selectors.list_pages(user=request.user, filters=filters),
         PAGE_SIZE,
         cap=SEARCH_COUNT_CAP if filters.q else None,
     )

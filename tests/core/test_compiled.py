@@ -109,6 +109,21 @@ def test_a_value_the_query_changes_is_refused():
         CompiledQueries().rows("search", build, "min")
 
 
+def test_a_value_the_query_does_not_use_is_fine():
+    """A reader of everything's id reaches no parameter of a list of everything."""
+    people = UserFactory.create_batch(2)
+    build = Builds(lambda pk: User.objects.filter(pk__in=[p.pk for p in people]).order_by("pk"))
+
+    assert CompiledQueries().rows("all", build, 12345) == people
+
+
+def test_a_value_written_into_the_sql_is_refused():
+    build = Builds(lambda pk: User.objects.extra(where=[f"id = {pk}"]))  # noqa: S610
+
+    with pytest.raises(ValueError, match="unchanged"):
+        CompiledQueries().rows("extra", build, 1)
+
+
 @pytest.mark.parametrize("value", [None, True, 1.5])
 def test_what_decides_the_sql_belongs_in_the_shape(value):
     with pytest.raises(TypeError, match="shape"):
@@ -175,6 +190,24 @@ def test_a_compiled_list_pages_like_the_queryset():
     assert (pages.count, pages.num_pages) == (7, 3)
     for number in (1, 2, 3):
         assert list(pages.page(number)) == list(expected.page(number))
+
+
+def test_a_compiled_list_counts_up_to_a_limit_and_completes_each_page():
+    agency = AgencyFactory()
+    UserFactory.create_batch(5, agency=agency)
+    pages_seen = []
+    compiled_list = CompiledList(
+        CompiledQueries(),
+        "staff",
+        lambda a: User.objects.filter(agency_id=a).order_by("pk"),
+        agency.pk,
+        each_page=pages_seen.append,
+    )
+
+    assert compiled_list.count(at_most=3) == 3
+    assert compiled_list.count() == 5
+    page = compiled_list[0:2]
+    assert pages_seen == [page]
 
 
 def test_a_compiled_list_refuses_an_unordered_queryset():

@@ -299,3 +299,40 @@ def test_the_filter_panel_is_folded_unless_a_filter_is_set(client, alice):
     assert '<details class="filter-panel" data-open-wide>' in plain
     assert "<summary" in plain and "검색 조건" in plain
     assert '<details class="filter-panel" data-open-wide open>' in filtered
+
+
+LIST_QUERIES = [
+    {},
+    {"q": "인공지능"},
+    {"mine": "1"},
+    {"waiting": "1"},
+    {"following": "1"},
+    {"sort": "priority"},
+    {"overdue": "1"},  # reads the clock: built every time
+]
+
+
+def test_people_of_one_shape_each_see_their_own_list(client, alice, bob, carol, minji, issues):
+    """The list's queries are compiled once per filters and shape of person
+    (issues.selectors.list_pages) and run with each person's ids: asked one
+    after the other, each person sees exactly what the queryset gives them."""
+    from issues.forms import IssueFilterForm
+    from issues.selectors import issue_list
+
+    Issue.objects.filter(pk=issues["festival"].pk).update(visibility="restricted")
+    services.issue_follow(user=bob, issue=issues["ai"])
+    for _round in range(2):
+        for params in LIST_QUERIES:
+            for person in (alice, bob, carol, minji):
+                client.force_login(person)
+                filters = IssueFilterForm(params).filters()
+                expected = [i.title for i in issue_list(user=person, filters=filters)]
+                assert _listed(client, **params) == expected, (person.username, params)
+
+    # Spelled out, so a mistake on both sides would still show.
+    client.force_login(carol)
+    assert "비엔날레 셔틀버스 운영" in _listed(client)
+    assert "인공지능을 활용한 민원 분석" not in _listed(client, following="1")
+    client.force_login(bob)
+    assert "비엔날레 셔틀버스 운영" not in _listed(client)
+    assert "인공지능을 활용한 민원 분석" in _listed(client, following="1")
