@@ -185,6 +185,24 @@ class CompiledList:
         return queryset[index]
 
 
+def prefetched(instance: Model, name: str, rows: list[Model]) -> None:
+    """Keep ``rows`` as ``instance.<name>.all()``, where ``prefetch_related(name)``
+    would put them (``name``: a reverse foreign key, such as an issue's
+    ``cooperations``), each row knowing ``instance`` as its parent."""
+    manager = getattr(instance, name)
+    parent = manager.field  # the rows' foreign key to instance
+    for row in rows:
+        parent.set_cached_value(row, instance)
+    # The manager's own queryset, filtered to this parent: anything that asks
+    # it more than .all() reads exactly this parent's rows, as after a prefetch.
+    queryset = manager.get_queryset()
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[parent.remote_field.cache_name] = queryset
+
+
 def _stand_ins(values: tuple) -> tuple[Value, ...]:
     stand_ins = []
     for number, value in enumerate(values):

@@ -23,7 +23,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from agencies.models import Agency, Role
-from core.compiled import CompiledList, CompiledQueries
+from core.compiled import CompiledList, CompiledQueries, prefetched
 
 from . import extensions
 from .models import (
@@ -341,34 +341,47 @@ DETAIL_ATTACHMENT_FIELDS = (
 def issue_detail(issue_id: int, user) -> Issue:
     """One issue the user may see, with everything the detail page shows.
 
-    Raises Issue.DoesNotExist when it does not exist *for this user*.
+    Raises Issue.DoesNotExist when it does not exist *for this user*. The
+    issue and its cooperations, attachments and events are four queries, each
+    compiled once per shape (the issue's: per shape of person; core.compiled)
+    and run with this issue's and person's ids.
     """
-    return (
-        Issue.objects.visible_to(user)
-        .select_related("lead_agency", "category", "assignee", "created_by__agency")
-        .only(*DETAIL_FIELDS)
-        .prefetch_related(
-            Prefetch(
-                "cooperations",
-                queryset=Cooperation.objects.select_related(
-                    "agency", "answered_by", "assignee"
-                ).only(*DETAIL_COOPERATION_FIELDS),
-            ),
-            Prefetch(
-                "attachments",
-                queryset=Attachment.objects.select_related("uploaded_by").only(
-                    *DETAIL_ATTACHMENT_FIELDS
-                ),
-            ),
-            Prefetch(
-                "events",
-                queryset=Event.objects.select_related(
-                    "actor__agency", "agency", "comment", "attachment"
-                ).only(*TIMELINE_FIELDS),
-            ),
-        )
-        .get(pk=issue_id)
+    user_shape, user_ids = user.visibility_shape
+    found = _compiled.rows(
+        ("detail", user_shape),
+        lambda pk, *ids: _detail_row(Issue.objects.visible_to(user.with_ids(*ids))).filter(pk=pk),
+        issue_id,
+        *user_ids,
     )
+    if not found:
+        raise Issue.DoesNotExist
+    issue = found[0]
+    for name, related in _DETAIL_RELATIONS.items():
+        rows = _compiled.rows(
+            ("detail", name), lambda pk, related=related: related().filter(issue_id=pk), issue.pk
+        )
+        prefetched(issue, name, rows)
+    return issue
+
+
+def _detail_row(issues: QuerySet[Issue]) -> QuerySet[Issue]:
+    return issues.select_related("lead_agency", "category", "assignee", "created_by__agency").only(
+        *DETAIL_FIELDS
+    )
+
+
+# What the detail page shows around an issue, each as a prefetch would load it.
+_DETAIL_RELATIONS = {
+    "cooperations": lambda: Cooperation.objects.select_related(
+        "agency", "answered_by", "assignee"
+    ).only(*DETAIL_COOPERATION_FIELDS),
+    "attachments": lambda: Attachment.objects.select_related("uploaded_by").only(
+        *DETAIL_ATTACHMENT_FIELDS
+    ),
+    "events": lambda: Event.objects.select_related(
+        "actor__agency", "agency", "comment", "attachment"
+    ).only(*TIMELINE_FIELDS),
+}
 
 
 def status_counts(issues: QuerySet[Issue]) -> dict[str, int]:

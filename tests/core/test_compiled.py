@@ -8,7 +8,7 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from agencies.models import Agency, Role, User
-from core.compiled import CompiledList, CompiledQueries
+from core.compiled import CompiledList, CompiledQueries, prefetched
 from tests.factories import AgencyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -215,6 +215,22 @@ def test_a_compiled_list_refuses_an_unordered_queryset():
 
     with pytest.raises(ValueError, match="unordered"):
         compiled_list[0:3]
+
+
+def test_prefetched_rows_stand_where_a_prefetch_would():
+    agency, other = AgencyFactory(), AgencyFactory()
+    members = UserFactory.create_batch(2, agency=agency)
+    UserFactory(agency=other)
+    loaded = Agency.objects.get(pk=agency.pk)
+
+    prefetched(loaded, "users", members)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert list(loaded.users.all()) == members
+        assert all(member.agency is loaded for member in loaded.users.all())
+    assert len(queries) == 0
+    # Asked for more than .all(), it reads this organization's rows only.
+    assert set(loaded.users.filter(is_active=True)) == set(members)
 
 
 @pytest.mark.django_db(transaction=True)

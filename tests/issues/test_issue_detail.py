@@ -247,3 +247,40 @@ def test_every_kind_of_timeline_entry_is_shown_without_a_query_of_its_own(
     assert page.count(agency_b.name) >= copies * 4
     assert page.count("회의자료.pdf") >= copies
     assert page.count("부시장 회의") == copies
+
+
+def test_each_issue_page_shows_its_own_issue_to_those_who_may_read_it(
+    client, alice, bob, carol, minji
+):
+    """The page's four queries are compiled once per shape (core.compiled,
+    issues.selectors.issue_detail) and run with each issue's and person's ids:
+    pages asked one after another show each its own issue, cooperations,
+    files and timeline, and only to whoever may read it."""
+    restricted = services.issue_create(
+        actor=alice,
+        lead_agency=alice.agency,
+        title="가기관 비공개 현안",
+        visibility="restricted",
+        cooperating_agencies=[carol.agency],
+    )
+    services.comment_create(issue=restricted, actor=alice, body="비공개 의견")
+    public = services.issue_create(
+        actor=bob, lead_agency=bob.agency, title="나기관 공개 현안", cooperating_agencies=[]
+    )
+    services.comment_create(issue=public, actor=bob, body="공개 의견")
+
+    for _round in range(2):
+        for person, may_read in ((alice, True), (bob, False), (carol, True), (minji, True)):
+            client.force_login(person)
+            page = client.get(reverse("issues:detail", args=[public.pk]))
+            html = page.content.decode()
+            assert page.status_code == 200
+            assert "나기관 공개 현안" in html and "공개 의견" in html
+            assert "가기관 비공개 현안" not in html and "비공개 의견" not in html
+
+            page = client.get(reverse("issues:detail", args=[restricted.pk]))
+            assert page.status_code == (200 if may_read else 404), person.username
+            if may_read:
+                html = page.content.decode()
+                assert "가기관 비공개 현안" in html and "비공개 의견" in html
+                assert "나기관 공개 현안" not in html and ">공개 의견<" not in html
