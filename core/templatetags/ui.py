@@ -9,6 +9,7 @@ badge on every page agrees.
 from __future__ import annotations
 
 from django import template
+from django.utils.html import format_html
 
 register = template.Library()
 
@@ -113,3 +114,19 @@ def unbound_field_key(field) -> str:
             sorted((name, str(value)) for name, value in widget.attrs.items()),
         )
     )
+
+
+@register.simple_tag(takes_context=True)
+def section_head(context, key: str, title: str) -> str:
+    """A page section's heading and, just after a change made in the section
+    (the ``flash`` of ``core.views.after_change``), the message saying so.
+
+    The heading's id is ``<key>-heading``, which the section's
+    ``aria-labelledby`` names; the message is a status, read out by screen
+    readers when htmx swaps the section in.
+    """
+    heading = format_html('<h2 id="{}-heading" class="section-title">{}</h2>', key, title)
+    flash = context.get("flash")
+    if not flash:
+        return heading
+    return heading + format_html('<p class="flash flash--success" role="status">{}</p>', flash)
