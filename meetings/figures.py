@@ -32,6 +32,7 @@ each number links to the issue list filtered to exactly the issues it counts
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import quote_plus, urlencode
@@ -123,7 +124,14 @@ def dashboard_figures(*, viewer, scope: Agency | None, period: Period, today: da
     figures = resilient_cache.get(key)
     if figures is None:
         figures = compute_figures(viewer=viewer, scope=scope, period=period, today=today)
-        resilient_cache.set(key, figures, CACHE_SECONDS)
+        # A name for this one computation, kept with it: the page keeps its
+        # rendered figures under it (dashboard.html), so what it shows is never
+        # older than the figures, and figures computed afresh are rendered afresh.
+        figures["version"] = secrets.token_hex(8)
+        if not resilient_cache.set(key, figures, CACHE_SECONDS):
+            # The cache is down: every request computes its own figures, and
+            # keeping a rendering of each would only fill memory.
+            figures["version"] = None
     return figures
 
 

@@ -552,6 +552,7 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
         "periods": PERIODS,
         "errors": errors,
         "rows": figures.sorted_rows(found["rows"], sort),
+        "sort": sort,
         "sort_headers": _sort_headers(period, sort),
     }
     return page_or_partial(request, "meetings/dashboard.html", "figures", context)

@@ -638,3 +638,53 @@ def time_machine_free_clock() -> float:
     import time
 
     return time.perf_counter()
+
+
+def _kept_renderings() -> int:
+    """How many renderings of the figures the template_fragments cache holds."""
+    from django.core.cache import caches
+
+    fragments = caches["template_fragments"]
+    return sum("dashboard_figures" in key for key in fragments._cache)  # noqa: SLF001
+
+
+def _headline_html(response) -> str:
+    html = response.content.decode()
+    return html[html.index('<ul class="headline">') : html.index("</ul>", html.index('"headline"'))]
+
+
+def test_the_figures_are_rendered_once_per_computation(client, minji, data, agency_a, alice):
+    """Kept figures are rendered once and kept with them; figures computed
+    afresh (here at the very same frozen instant) are rendered afresh."""
+    client.force_login(minji)
+    first = client.get(reverse("dashboard"))
+    before = _kept_renderings()
+    second = client.get(reverse("dashboard"))
+    assert _kept_renderings() == before, "the second request found the first rendering"
+    assert _headline_html(second) == _headline_html(first)
+
+    _issue(9, agency_a, alice, created=at(2026, 6, 14))
+    cache.clear()  # the next request computes the figures again
+    again = client.get(reverse("dashboard"))
+
+    assert again.context["headline"]["open"] == 4
+    assert '<span class="headline__value">4</span>' in _headline_html(again)
+    assert _kept_renderings() == before + 1
+    # In English: rendered once more, in that language.
+    english = client.get(reverse("dashboard"), headers={"accept-language": "en"})
+    assert "Open issues" in english.content.decode()
+
+
+def test_with_the_cache_down_nothing_rendered_is_kept(
+    client, minji, data, agency_a, alice, cache_at
+):
+    cache_at("redis://127.0.0.1:9/0")  # nothing listens there
+    client.force_login(minji)
+    before = _kept_renderings()
+
+    client.get(reverse("dashboard"))
+    _issue(9, agency_a, alice, created=at(2026, 6, 14))
+    response = client.get(reverse("dashboard"))
+
+    assert '<span class="headline__value">4</span>' in _headline_html(response)
+    assert _kept_renderings() == before
