@@ -25,8 +25,10 @@ for pass 2, ``issue_created_idx`` and ``issue_resolved_idx`` for the trend and
 the median, ``issue_active_idx`` with ``cooperation_requested_idx`` for the
 open requests.
 
-Figures are cached (as data, never as HTML) for at most ``CACHE_SECONDS``;
-each number links to the issue list filtered to exactly the issues it counts
+Figures are cached as data for at most ``CACHE_SECONDS``, shared by every
+process; each process keeps its own rendering of one cached computation
+beside it (``version``, dashboard.html), never a rendering of anything else.
+Each number links to the issue list filtered to exactly the issues it counts
 (see ``issues.selectors.IssueFilters``).
 """
 
