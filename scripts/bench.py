@@ -141,25 +141,30 @@ they paid off. None of them caches a page; each removes a cost at its cause.
 - **Queries of a fixed shape compiled once per process** (`core/compiled.py`):
   building and compiling a small query took several times as long as running
   it, a quarter of a page's Python calls. The session, the signed-in person,
-  the bell and the notification page's queries are built and compiled once per
-  *shape* (for the visibility rules: active, reads everything, placed in an
-  organization; `User.visibility_shape`) with stand-in ids, and run with each
-  person's own ids put where the stand-ins landed among the parameters. One
-  compiled query weighs ~45 KB, so shapes are kept, not people or sessions; the
-  rows are read afresh every time. /notifications/ went from ~24,900 to
-  ~15,400 Python calls a request.
+  the bell, the notification page, the issue list's pages and counts and the
+  issue page's four queries are built and compiled once per *shape* (the
+  list's filters; for the visibility rules, whether the person is active,
+  reads everything, is placed in an organization: `User.visibility_shape`)
+  with stand-in ids, and run with the real ids put where the stand-ins landed
+  among the parameters. One compiled query weighs ~45 KB, so shapes are kept,
+  not people, sessions or issues; the rows are read afresh every time.
+  Filters that read the clock are built every time. Python calls a request
+  (`cProfile`, in-process, the Mayor's office's pages), before → after:
+  /notifications/ 24,900 → 14,800; /issues/ 34,700 → 25,400; the search
+  35,600 → 25,400; an issue page 39,900 → 25,200.
 - **What every page shows alike, rendered once per language**: the masthead,
   the menu of a role on a section of the site, the htmx error messages and
   the session dialog's words (`{% cache %}` in `templates/partials/`); the
   CSRF tokens, the bell and the person's name around them are rendered every
   time. `tests/gwangju_hub/test_site_header.py` walks five kinds of person
-  through the sections one after another.
+  through the sections one after another. (The Python call counts above
+  include this.)
 - **The dashboard's figures rendered once per computation**: the figures are
   cached as data for a minute; each computation the cache keeps gets a
   version, and each process keeps its rendering of the table, chart and map
   under it (per language, order and input errors; `meetings/figures.py`,
   `dashboard.html`). With the cache down nothing rendered is kept. The cached
-  dashboard went from ~30,300 to ~12,300 Python calls a request.
+  dashboard went from ~32,700 to ~11,900 Python calls a request.
 - **A whole page of rows in one lookup**: the page of list rows, the timeline
   and the page of notification lines are each also kept as one fragment, keyed
   on all their rows' keys (`list_rows_key`, `timeline_key`,
