@@ -88,6 +88,8 @@ class CompiledQueries:
 
     def rows(self, shape: Hashable, build: Callable[..., QuerySet[M]], *values: Value) -> list[M]:
         """The model instances (with their select_related objects) ``build(*values)`` gives."""
+        if not _storable(values):
+            return list(build(*values))
         compiled = self._compiled(("rows", shape), build, values, _compile_rows)
         if compiled is None:
             return []
@@ -102,6 +104,8 @@ class CompiledQueries:
 
     def count(self, shape: Hashable, build: Callable[..., QuerySet], *values: Value) -> int:
         """How many rows ``build(*values)`` gives (make it narrow: ``.values("pk")``)."""
+        if not _storable(values):
+            return build(*values).count()
         compiled = self._compiled(("count", shape), build, values, _compile_count)
         if compiled is None:
             return 0
@@ -201,6 +205,13 @@ def prefetched(instance: Model, name: str, rows: list[Model]) -> None:
     if not hasattr(instance, "_prefetched_objects_cache"):
         instance._prefetched_objects_cache = {}
     instance._prefetched_objects_cache[parent.remote_field.cache_name] = queryset
+
+
+def _storable(values: tuple) -> bool:
+    """Whether every integer fits a 64-bit column. Django answers a lookup of
+    a larger one (``/issues/100000000000000000000/``) without asking the
+    database, which would refuse it; such values take Django's own way."""
+    return all(-(2**63) <= value < 2**63 for value in values if isinstance(value, int))
 
 
 def _stand_ins(values: tuple) -> tuple[Value, ...]:

@@ -124,6 +124,19 @@ def test_a_value_written_into_the_sql_is_refused():
         CompiledQueries().rows("extra", build, 1)
 
 
+def test_an_id_no_column_could_hold_is_answered_as_django_would():
+    """Django answers a lookup of a number past 64 bits without asking the
+    database (SQLite would raise OverflowError): so does a compiled query."""
+    person = UserFactory()
+    compiled = CompiledQueries()
+    build = with_agency()
+    compiled.rows("user", build, person.pk)
+
+    assert compiled.rows("user", build, 10**20) == []
+    assert compiled.count("user", lambda pk: User.objects.filter(pk=pk), 10**20) == 0
+    assert compiled.rows("user", build, person.pk) == [person]
+
+
 @pytest.mark.parametrize("value", [None, True, 1.5])
 def test_what_decides_the_sql_belongs_in_the_shape(value):
     with pytest.raises(TypeError, match="shape"):
