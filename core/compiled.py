@@ -37,7 +37,7 @@ from typing import TypeVar
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
-from django.db.models.query import ModelIterable
+from django.db.models.query import ModelIterable, ValuesListIterable
 from django.db.models.sql import Query
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -58,6 +58,7 @@ class _Compiled:
     # For each value, where its stand-in landed among the parameters.
     slots: tuple[tuple[int, ...], ...]
     model: type[Model] | None = None
+    iterable_class: type | None = None
     query: Query | None = None
     compiler: SQLCompiler | None = None
 
@@ -87,7 +88,8 @@ class CompiledQueries:
         self._lock = threading.Lock()
 
     def rows(self, shape: Hashable, build: Callable[..., QuerySet[M]], *values: Value) -> list[M]:
-        """The model instances (with their select_related objects) ``build(*values)`` gives."""
+        """The model instances (with their select_related objects) ``build(*values)``
+        gives, or its tuples if it is a ``values_list()``."""
         if not _storable(values):
             return list(build(*values))
         compiled = self._compiled(("rows", shape), build, values, _compile_rows)
@@ -98,9 +100,11 @@ class CompiledQueries:
         # the related objects); it is this connection's alone, so handing it
         # this call's parameters cannot reach another thread's query.
         compiled.compiler.as_sql = lambda *args, **kwargs: sql_and_params
-        # A new QuerySet over the compiled query: ModelIterable asks the query
+        # A new QuerySet over the compiled query: its iterable asks the query
         # for its compiler, which answers with the one compiled before.
-        return list(QuerySet(model=compiled.model, query=compiled.query, using=self.using))
+        queryset = QuerySet(model=compiled.model, query=compiled.query, using=self.using)
+        queryset._iterable_class = compiled.iterable_class
+        return list(queryset)
 
     def count(self, shape: Hashable, build: Callable[..., QuerySet], *values: Value) -> int:
         """How many rows ``build(*values)`` gives (make it narrow: ``.values("pk")``)."""
@@ -228,9 +232,16 @@ def _stand_ins(values: tuple) -> tuple[Value, ...]:
 
 
 def _compile_rows(queryset: QuerySet[M], connection, stand_ins: tuple) -> _Compiled | None:
-    if queryset._iterable_class is not ModelIterable or queryset._prefetch_related_lookups:
-        # Only the SQL and select_related are kept: nothing else would be applied.
-        raise ValueError("rows() takes querysets of model instances, without prefetch_related")
+    iterable_class = queryset._iterable_class
+    if iterable_class not in (ModelIterable, ValuesListIterable) or (
+        queryset._prefetch_related_lookups
+    ):
+        # Only the SQL, select_related and how rows are made are kept: nothing
+        # else (a prefetch, values()' dicts, a flat list's names) would be applied.
+        raise ValueError(
+            "rows() takes querysets of model instances or of values_list() tuples, "
+            "without prefetch_related"
+        )
     query = queryset.query.chain()
     compiler = query.get_compiler(connection=connection)
     try:
@@ -240,6 +251,7 @@ def _compile_rows(queryset: QuerySet[M], connection, stand_ins: tuple) -> _Compi
     query.get_compiler = lambda *args, **kwargs: compiler
     compiled = _Compiled(sql, tuple(params), _slots(sql, params, stand_ins))
     compiled.model, compiled.query, compiled.compiler = queryset.model, query, compiler
+    compiled.iterable_class = iterable_class
     return compiled
 
 

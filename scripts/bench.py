@@ -108,8 +108,10 @@ they paid off. None of them caches a page; each removes a cost at its cause.
 - **No filter that filters nothing.** For the Mayor's office `visible_to` is
   every issue; `IssueQuerySet.visible_through()` (and the meetings' twin) adds
   no `IN (SELECT …)` at all then, instead of one more join to plan.
-- **Only what a line shows** (`gwangju_hub/notifications.py` `LINE_FIELDS`):
-  not whole issues, users and organizations behind each notification.
+- **Only what a line shows, as plain values** (`gwangju_hub/notifications.py`
+  `Line`): not whole issues, users and organizations behind each
+  notification; model instances are made from a line's values only when its
+  rendering is not kept (a fifth of the page's Python calls).
 - **Prefetch into a list** (`to_attr`): a prefetch into a related manager
   clones a queryset per issue, a quarter of the list's ORM time.
 - **Rendered once, kept by content.** A row of the issue list, its filter
@@ -117,7 +119,7 @@ they paid off. None of them caches a page; each removes a cost at its cause.
   in each process's memory (`{% cache %}`, cache alias
   `template_fragments`) under a key made of everything they show
   (`issue_tags.list_row_key`, `IssueFilterForm.render_key`,
-  `issue_tags.timeline_entry_key`, `issue_tags.notification_line_key`) and the language:
+  `issue_tags.timeline_entry_key`, `notifications.Line.key`) and the language:
   such a key cannot go stale, so nothing invalidates it and a dead Redis
   costs it nothing. `tests/issues/test_list_fragments.py` and
   `test_timeline_fragments.py` change each shown value behind the cache's back
@@ -168,8 +170,8 @@ they paid off. None of them caches a page; each removes a cost at its cause.
   dashboard went from ~32,700 to ~11,900 Python calls a request.
 - **A whole page of rows in one lookup**: the page of list rows, the timeline
   and the page of notification lines are each also kept as one fragment, keyed
-  on all their rows' keys (`list_rows_key`, `timeline_key`,
-  `notification_lines_key`); a changed row still comes from its own fragment.
+  on all their rows' keys (`list_rows_key`, `timeline_key`, the notification
+  page's `lines_key`); a changed row still comes from its own fragment.
 - **Names, not whole rows, around an issue** (`issues/selectors.py`
   `DETAIL_FIELDS`): compiling five people's and organizations' whole rows into
   the issue page's queries was half of their cost.

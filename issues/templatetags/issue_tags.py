@@ -127,34 +127,6 @@ def timeline_entry_key(event, meeting_names: dict[int, str]) -> str:
 
 
 @register.filter
-def notification_line_key(notification) -> str:
-    """Everything a line of /notifications/ shows, as one string: the key under
-    which ``{% cache %}`` keeps the rendered line (with the language beside it),
-    as ``list_row_key`` does for the issue list. tests/gwangju_hub/
-    test_notifications_page.py changes each of these behind the cache's back."""
-    event = notification.event
-    agency, actor = event.agency, event.actor
-    return repr(
-        (
-            notification.pk,
-            notification.read_at is None,
-            event.kind,
-            event.created_at,
-            event.issue_id,
-            event.issue.title,
-            (agency.name_ko, agency.name_en) if agency else None,
-            actor.display_name if actor else None,
-        )
-    )
-
-
-@register.filter
-def notification_lines_key(notifications) -> str:
-    """The key of a page of /notifications/: every line's ``notification_line_key``."""
-    return "\n".join(notification_line_key(notification) for notification in notifications)
-
-
-@register.filter
 def timeline_key(events, meeting_names: dict[int, str]) -> str:
     """The key of a whole timeline: every entry's ``timeline_entry_key`` in
     order, as ``list_rows_key`` is for a page of the list."""

@@ -41,6 +41,19 @@ def test_rows_are_the_querysets_instances_with_their_related_objects():
     assert len(queries) == 0, "select_related was kept"
 
 
+def test_a_values_list_gives_its_tuples_read_afresh():
+    person = UserFactory(first_name="민준")
+    compiled = CompiledQueries()
+    build = Builds(
+        lambda pk: User.objects.filter(pk=pk).values_list("pk", "first_name", "agency__name_ko")
+    )
+
+    assert compiled.rows("names", build, person.pk) == [(person.pk, "민준", person.agency.name_ko)]
+    User.objects.filter(pk=person.pk).update(first_name="서연")
+    assert compiled.rows("names", build, person.pk) == [(person.pk, "서연", person.agency.name_ko)]
+    assert build.calls == 1
+
+
 def test_a_key_is_built_and_compiled_once_then_only_run():
     person = UserFactory()
     compiled = CompiledQueries()
@@ -182,9 +195,11 @@ def test_more_shapes_than_max_entries_start_over():
     "make",
     [
         lambda: User.objects.values("pk"),
+        lambda: User.objects.values_list("pk", flat=True),
+        lambda: User.objects.values_list("pk", named=True),
         lambda: User.objects.prefetch_related("groups"),
     ],
-    ids=["values", "prefetch_related"],
+    ids=["values", "flat values_list", "named values_list", "prefetch_related"],
 )
 def test_what_rows_cannot_keep_is_refused(make):
     with pytest.raises(ValueError):

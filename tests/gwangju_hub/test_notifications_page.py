@@ -399,7 +399,7 @@ def test_mark_all_read_requires_post(client, bob, bob_notified):
     assert ReminderNotice.objects.filter(recipient=bob, read_at=None).count() == 2
 
 
-# --- a line is kept rendered under a key of what it shows (issue_tags.notification_line_key)
+# --- a line is kept rendered under a key of what it shows (gwangju_hub.notifications.Line.key)
 
 
 def _line(client, notification) -> str:
