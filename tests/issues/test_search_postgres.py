@@ -59,3 +59,17 @@ def test_a_latin_search_is_case_insensitive_and_uses_the_upper_indexes(alice, mi
     assert "issue_title_trgm_idx" in plan
     assert "issue_description_trgm_idx" in plan
     assert list(queryset) == [issue]
+
+
+def test_a_two_syllable_search_reads_with_strpos_not_like(alice, minji):
+    """pg_trgm has no trigram of 민원 to look up, so every row is read: STRPOS
+    reads each a third faster than LIKE's pattern matcher (docs/benchmarks.md)."""
+    from issues import services
+
+    issue = services.issue_create(actor=alice, title="민원 접수 창구", lead_agency=alice.agency)
+    queryset = issue_list(user=minji, filters=IssueFilters(q="민원"))
+
+    sql, _ = queryset.query.sql_with_params()
+
+    assert "STRPOS" in sql.upper() and " LIKE " not in sql.upper()
+    assert list(queryset) == [issue]
