@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 
 from django.core.cache import caches
 from django.db.models import (
@@ -24,7 +26,7 @@ from django.db.models.functions import StrIndex
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
-from agencies.models import Agency, Role
+from agencies.models import Agency, Role, User
 from core.compiled import CompiledList, CompiledQueries, prefetched
 
 from . import extensions
@@ -216,14 +218,15 @@ _compiled = CompiledQueries()
 _CLOCK_FILTERS = ("overdue", "reply_overdue", "on_agenda")
 
 
-def list_pages(*, user, filters: IssueFilters) -> CompiledList | QuerySet[Issue]:
-    """``with_list_relations(issue_list(...))`` for a Paginator, compiled once
+def list_pages(*, user, filters: IssueFilters) -> CompiledList | QuerySet:
+    """``issue_list(...)``'s rows for a Paginator, as ``LIST_ROW_COLUMNS``
+    tuples (``list_rows`` makes a page of them ``ListRow``s), compiled once
     per shape: the filters (organizations by id), and what the visibility
     rules read of the person (``User.visibility_shape``), whose ids are the
     values. Filters that read the clock are built every time.
     """
     if any(getattr(filters, name) for name in _CLOCK_FILTERS):
-        return with_list_relations(issue_list(user=user, filters=filters))
+        return issue_list(user=user, filters=filters).values_list(*LIST_ROW_COLUMNS)
     user_shape, ids = user.visibility_shape
     shape = (
         user_shape,
@@ -232,9 +235,10 @@ def list_pages(*, user, filters: IssueFilters) -> CompiledList | QuerySet[Issue]
     return CompiledList(
         _compiled,
         shape,
-        lambda *ids: _list_rows(issue_list(user=user.with_ids(*ids), filters=filters)),
+        lambda *ids: issue_list(user=user.with_ids(*ids), filters=filters).values_list(
+            *LIST_ROW_COLUMNS
+        ),
         *ids,
-        each_page=_attach_listed_cooperations,
     )
 
 
@@ -243,26 +247,120 @@ def _filter_values(filters: IssueFilters) -> tuple:
     return tuple(getattr(filters, f.name) for f in dataclass_fields(filters))
 
 
+class ListedCooperation(NamedTuple):
+    """A cooperation on a row of the issue list, as read: what the row shows of it."""
+
+    issue_id: int
+    status: str
+    reply_by: date
+    agency_ko: str
+    agency_en: str
+    assignee_username: str | None
+    assignee_first_name: str | None
+    assignee_last_name: str | None
+
+    def cooperation(self) -> Cooperation:
+        cooperation = Cooperation(
+            issue_id=self.issue_id,
+            status=self.status,
+            reply_by=self.reply_by,
+            agency=Agency(name_ko=self.agency_ko, name_en=self.agency_en),
+        )
+        if self.assignee_username is not None:
+            cooperation.assignee = User(
+                username=self.assignee_username,
+                first_name=self.assignee_first_name,
+                last_name=self.assignee_last_name,
+            )
+        return cooperation
+
+
+class ListRow(NamedTuple):
+    """A row of the issue list, as read: only what it shows, as plain values.
+
+    Its values are the key under which ``{% cache %}`` keeps the rendered row
+    (``issue_tags.list_row_key``), and ``issue()`` makes the model instances
+    the row's template reads from them alone, so what is rendered is what the
+    key says. Rows are nearly always taken rendered from the fragment cache:
+    making ~300 instances a page (issues, organizations, categories,
+    cooperations and their people) was a fifth of the list's work.
+    """
+
+    pk: int
+    title: str
+    visibility: str
+    priority: str
+    status: str
+    due_date: date | None
+    updated_at: datetime
+    lead_ko: str
+    lead_en: str
+    category_ko: str | None
+    category_en: str | None
+    cooperations: tuple[ListedCooperation, ...] = ()
+
+    def issue(self) -> Issue:
+        issue = Issue(
+            pk=self.pk,
+            title=self.title,
+            visibility=self.visibility,
+            priority=self.priority,
+            status=self.status,
+            due_date=self.due_date,
+            updated_at=self.updated_at,
+            lead_agency=Agency(name_ko=self.lead_ko, name_en=self.lead_en),
+        )
+        if self.category_ko is not None:
+            issue.category = Category(name_ko=self.category_ko, name_en=self.category_en)
+        issue.listed_cooperations = [c.cooperation() for c in self.cooperations]
+        return issue
+
+
+# The columns of a ListRow and a ListedCooperation, in their order.
+LIST_ROW_COLUMNS = (
+    "pk",
+    "title",
+    "visibility",
+    "priority",
+    "status",
+    "due_date",
+    "updated_at",
+    "lead_agency__name_ko",
+    "lead_agency__name_en",
+    "category__name_ko",
+    "category__name_en",
+)
+LISTED_COOPERATION_COLUMNS = (
+    "issue_id",
+    "status",
+    "reply_by",
+    "agency__name_ko",
+    "agency__name_en",
+    "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
+)
+
+
+def list_rows(rows: Iterable[tuple]) -> list[ListRow]:
+    """A page of ``list_pages``' tuples as ``ListRow``s with their cooperations,
+    read in one query compiled once per number of issues on the page."""
+    rows = list(rows)
+    by_issue: dict[int, list[ListedCooperation]] = {row[0]: [] for row in rows}
+    if by_issue:
+        for values in _compiled.rows(
+            ("listed cooperations", len(by_issue)),
+            lambda *ids: Cooperation.objects.filter(issue_id__in=ids).values_list(
+                *LISTED_COOPERATION_COLUMNS
+            ),
+            *by_issue,
+        ):
+            by_issue[values[0]].append(ListedCooperation(*values))
+    return [ListRow(*row, tuple(by_issue[row[0]])) for row in rows]
+
+
 def _list_rows(issues: QuerySet[Issue]) -> QuerySet[Issue]:
     return issues.select_related("lead_agency", "category").only(*LIST_FIELDS)
-
-
-def _listed_cooperations(*issue_ids: int) -> QuerySet[Cooperation]:
-    cooperations = Cooperation.objects.select_related("agency", "assignee")
-    if issue_ids:
-        cooperations = cooperations.filter(issue_id__in=issue_ids)
-    return cooperations.only(*LIST_COOPERATION_FIELDS)
-
-
-def _attach_listed_cooperations(issues: list[Issue]) -> None:
-    """What ``with_list_relations``' prefetch gives, ``issue.listed_cooperations``,
-    in one query compiled once per number of issues on the page."""
-    by_issue: dict[int, list[Cooperation]] = {issue.pk: [] for issue in issues}
-    ids = list(by_issue)
-    for cooperation in _compiled.rows(("cooperations", len(ids)), _listed_cooperations, *ids):
-        by_issue[cooperation.issue_id].append(cooperation)
-    for issue in issues:
-        issue.listed_cooperations = by_issue[issue.pk]
 
 
 def with_list_relations(issues: QuerySet[Issue]) -> QuerySet[Issue]:
@@ -273,8 +371,11 @@ def with_list_relations(issues: QuerySet[Issue]) -> QuerySet[Issue]:
     ``issue.listed_cooperations``: a prefetch into the related manager clones a
     queryset per issue, a quarter of the list page's time in the ORM.
     """
+    cooperations = Cooperation.objects.select_related("agency", "assignee").only(
+        *LIST_COOPERATION_FIELDS
+    )
     return _list_rows(issues).prefetch_related(
-        Prefetch("cooperations", queryset=_listed_cooperations(), to_attr="listed_cooperations")
+        Prefetch("cooperations", queryset=cooperations, to_attr="listed_cooperations")
     )
 
 

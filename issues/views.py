@@ -92,6 +92,7 @@ def issue_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         cap=SEARCH_COUNT_CAP if filters.q else None,
     )
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = selectors.list_rows(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     context = {

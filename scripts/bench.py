@@ -108,17 +108,19 @@ they paid off. None of them caches a page; each removes a cost at its cause.
 - **No filter that filters nothing.** For the Mayor's office `visible_to` is
   every issue; `IssueQuerySet.visible_through()` (and the meetings' twin) adds
   no `IN (SELECT …)` at all then, instead of one more join to plan.
-- **Only what a line shows, as plain values** (`gwangju_hub/notifications.py`
-  `Line`): not whole issues, users and organizations behind each
-  notification; model instances are made from a line's values only when its
-  rendering is not kept (a fifth of the page's Python calls).
+- **Only what a row shows, as plain values** (`issues.selectors.ListRow`,
+  `gwangju_hub/notifications.py` `Line`): a row of the issue list and a line
+  of /notifications/ are read as tuples of what they show, not whole issues,
+  cooperations, people and organizations; model instances for the template
+  are made from those values only when the rendered row is not kept (a fifth
+  of each page's Python calls).
 - **Prefetch into a list** (`to_attr`): a prefetch into a related manager
   clones a queryset per issue, a quarter of the list's ORM time.
 - **Rendered once, kept by content.** A row of the issue list, its filter
   form, an entry of an issue's timeline and a line of /notifications/ are kept
   in each process's memory (`{% cache %}`, cache alias
   `template_fragments`) under a key made of everything they show
-  (`issue_tags.list_row_key`, `IssueFilterForm.render_key`,
+  (`ListRow`, `IssueFilterForm.render_key`,
   `issue_tags.timeline_entry_key`, `notifications.Line.key`) and the language:
   such a key cannot go stale, so nothing invalidates it and a dead Redis
   costs it nothing. `tests/issues/test_list_fragments.py` and

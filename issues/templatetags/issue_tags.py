@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from issues import timeline
 from issues.models import CooperationStatus, Issue, Priority, Status, Visibility
+from issues.selectors import ListRow
 
 register = template.Library()
 
@@ -45,46 +46,21 @@ def choice_label(value: str, kind: str) -> str:
 
 
 @register.filter
-def list_row_key(issue: Issue, today) -> str:
+def list_row_key(row: ListRow, today) -> str:
     """Everything a row of the issue list shows, as one string: the key under
     which ``{% cache %}`` keeps the rendered row (with the language beside it).
 
-    Any change to what the row shows changes the key, so a cached row is never
-    stale and nothing has to invalidate it. A value the row starts to show
-    belongs here too; tests/issues/test_issue_list.py checks each one.
+    A ``ListRow`` holds only what the row shows, and the row is rendered from
+    it alone, so any change to what the row shows changes the key: a cached
+    row is never stale and nothing has to invalidate it. ``today`` decides the
+    "overdue" badges. tests/issues/test_list_fragments.py changes each value
+    behind the cache's back.
     """
-    # Names in both languages (the language is beside the key): ``.name`` would
-    # ask for the active language once per name.
-    cooperations = [
-        (
-            c.agency.name_ko,
-            c.agency.name_en,
-            c.status,
-            c.assignee.display_name if c.assignee_id else "",
-            c.reply_by,
-        )
-        for c in issue.listed_cooperations
-    ]
-    category = issue.category
-    return repr(
-        (
-            issue.pk,
-            issue.title,
-            issue.visibility,
-            (category.name_ko, category.name_en) if category else None,
-            (issue.lead_agency.name_ko, issue.lead_agency.name_en),
-            issue.priority,
-            issue.status,
-            issue.due_date,
-            issue.updated_at,
-            today,
-            cooperations,
-        )
-    )
+    return repr((*row, today))
 
 
 @register.filter
-def list_rows_key(issues, today) -> str:
+def list_rows_key(rows, today) -> str:
     """The key of a whole page of rows: every row's ``list_row_key`` in order.
 
     One lookup brings back the page's rows when none has changed (the usual
@@ -92,7 +68,7 @@ def list_rows_key(issues, today) -> str:
     one has, each row still comes from its own fragment, and only the changed
     one is rendered again.
     """
-    return "\n".join(list_row_key(issue, today) for issue in issues)
+    return "\n".join(list_row_key(row, today) for row in rows)
 
 
 @register.filter

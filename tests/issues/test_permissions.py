@@ -59,12 +59,12 @@ def _outcome_of_response(response) -> str:
 def perform(action: str, client, issue, attachment) -> str:
     if action == "list":
         listed = client.get(reverse("issues:list")).context["page"].object_list
-        return ALLOWED if issue in listed else MISSING
+        return ALLOWED if issue.pk in {row.pk for row in listed} else MISSING
     if action == "search":
         found = (
             client.get(reverse("issues:list"), {"q": issue.title[:6]}).context["page"].object_list
         )
-        return ALLOWED if issue in found else MISSING
+        return ALLOWED if issue.pk in {row.pk for row in found} else MISSING
     if action == "export":
         body = b"".join(client.get(reverse("issues:export")).streaming_content).decode("utf-8-sig")
         return ALLOWED if issue.title in body else MISSING
