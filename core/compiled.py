@@ -145,20 +145,25 @@ class CompiledList:
 
     ``Paginator(CompiledList(compiled, shape, build, *values), 30)`` pages
     ``build(*values)`` (which must be ordered) as it would page the queryset;
-    the count and each page's query are compiled once per shape. ``each_page``
-    is given each page's rows, to add what a prefetch would have.
+    the count and each page's query are compiled once per shape. With
+    ``columns``, a page is ``values_list(*columns)`` tuples, while the count
+    reads only the rows' ids, without the joins the columns need. With
+    ``compiled=None`` nothing is kept: both are built every time (a query
+    that reads the clock). ``each_page`` is given each page's rows, to add
+    what a prefetch would have.
     """
 
     def __init__(
         self,
-        compiled: CompiledQueries,
+        compiled: CompiledQueries | None,
         shape: Hashable,
         build: Callable[..., QuerySet],
         *values: Value,
+        columns: tuple[str, ...] | None = None,
         each_page: Callable[[list], None] | None = None,
     ) -> None:
         self.compiled, self.shape, self.build, self.values = compiled, shape, build, values
-        self.each_page = each_page
+        self.columns, self.each_page = columns, each_page
 
     def count(self, *, at_most: int | None = None) -> int:
         """How many rows there are; with ``at_most``, counting stops there
@@ -170,6 +175,8 @@ class CompiledList:
             rows = self.build(*values).order_by().values("pk")
             return rows if at_most is None else rows[:at_most]
 
+        if self.compiled is None:
+            return narrow(*self.values).count()
         return self.compiled.count(("count", at_most, self.shape), narrow, *self.values)
 
     def __len__(self) -> int:
@@ -178,10 +185,15 @@ class CompiledList:
     def __getitem__(self, index: slice) -> list:
         if not isinstance(index, slice) or index.step is not None:
             raise TypeError("CompiledList takes slices without a step")
-        # LIMIT and OFFSET are written into the SQL: each page is a shape.
-        rows = self.compiled.rows(
-            (index.start, index.stop, self.shape), lambda *v: self._slice(index, v), *self.values
-        )
+        if self.compiled is None:
+            rows = list(self._slice(index, self.values))
+        else:
+            # LIMIT and OFFSET are written into the SQL: each page is a shape.
+            rows = self.compiled.rows(
+                (index.start, index.stop, self.shape),
+                lambda *v: self._slice(index, v),
+                *self.values,
+            )
         if self.each_page is not None and rows:
             self.each_page(rows)
         return rows
@@ -190,6 +202,8 @@ class CompiledList:
         queryset = self.build(*values)
         if not queryset.ordered:
             raise ValueError("pages of an unordered queryset would overlap")
+        if self.columns is not None:
+            queryset = queryset.values_list(*self.columns)
         return queryset[index]
 
 

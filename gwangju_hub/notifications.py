@@ -156,8 +156,9 @@ def notification_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         CompiledList(
             _compiled,
             ("notifications", shape),
-            lambda *ids: issue_notifications_for(user.with_ids(*ids)).values_list(*LINE_COLUMNS),
+            lambda *ids: issue_notifications_for(user.with_ids(*ids)),
             *ids,
+            columns=LINE_COLUMNS,
         ),
         ISSUE_PAGE_SIZE,
     ).get_page(request.GET.get("page"))

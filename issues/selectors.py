@@ -218,7 +218,7 @@ _compiled = CompiledQueries()
 _CLOCK_FILTERS = ("overdue", "reply_overdue", "on_agenda")
 
 
-def list_pages(*, user, filters: IssueFilters) -> CompiledList | QuerySet:
+def list_pages(*, user, filters: IssueFilters) -> CompiledList:
     """``issue_list(...)``'s rows for a Paginator, as ``LIST_ROW_COLUMNS``
     tuples (``list_rows`` makes a page of them ``ListRow``s), compiled once
     per shape: the filters (organizations by id), and what the visibility
@@ -226,7 +226,9 @@ def list_pages(*, user, filters: IssueFilters) -> CompiledList | QuerySet:
     values. Filters that read the clock are built every time.
     """
     if any(getattr(filters, name) for name in _CLOCK_FILTERS):
-        return issue_list(user=user, filters=filters).values_list(*LIST_ROW_COLUMNS)
+        return CompiledList(
+            None, None, lambda: issue_list(user=user, filters=filters), columns=LIST_ROW_COLUMNS
+        )
     user_shape, ids = user.visibility_shape
     shape = (
         user_shape,
@@ -235,10 +237,9 @@ def list_pages(*, user, filters: IssueFilters) -> CompiledList | QuerySet:
     return CompiledList(
         _compiled,
         shape,
-        lambda *ids: issue_list(user=user.with_ids(*ids), filters=filters).values_list(
-            *LIST_ROW_COLUMNS
-        ),
+        lambda *ids: issue_list(user=user.with_ids(*ids), filters=filters),
         *ids,
+        columns=LIST_ROW_COLUMNS,
     )
 
 

@@ -220,6 +220,26 @@ def test_a_compiled_list_pages_like_the_queryset():
         assert list(pages.page(number)) == list(expected.page(number))
 
 
+@pytest.mark.parametrize("kept", [True, False], ids=["compiled", "built every time"])
+def test_a_list_of_columns_pages_tuples_and_counts_without_their_joins(kept):
+    agency = AgencyFactory()
+    people = UserFactory.create_batch(4, agency=agency)
+    compiled_list = CompiledList(
+        CompiledQueries() if kept else None,
+        "staff",
+        lambda a: User.objects.filter(agency_id=a).order_by("pk"),
+        agency.pk,
+        columns=("pk", "agency__name_ko"),
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        assert compiled_list.count() == 4
+        assert compiled_list.count(at_most=2) == 2
+    assert compiled_list[1:3] == [(p.pk, agency.name_ko) for p in people[1:3]]
+    # The columns' join to the organization would make every count read it too.
+    assert not any("JOIN" in q["sql"] for q in queries)
+
+
 def test_a_compiled_list_counts_up_to_a_limit_and_completes_each_page():
     agency = AgencyFactory()
     UserFactory.create_batch(5, agency=agency)

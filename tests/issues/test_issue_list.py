@@ -304,6 +304,22 @@ def test_a_search_counts_without_ordering_what_it_counts(client, alice):
     assert "LIMIT" in counts[0]
 
 
+@pytest.mark.parametrize("params", [{}, {"q": "민원"}, {"overdue": "1"}])
+def test_the_count_reads_no_joins_the_rows_need(client, alice, issues, params):
+    """The rows' organization and category names are joined in for the page
+    only: joined into the count, they made it read ~9 ms instead of ~1 on
+    20,000 issues."""
+    client.force_login(alice)
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(reverse("issues:list"), params)
+
+    counts = [q["sql"] for q in queries if q["sql"].startswith("SELECT COUNT(*)")]
+    counts = [sql for sql in counts if "issues_notification" not in sql]  # not the bell's
+    assert len(counts) == 1
+    assert "agencies_agency" not in counts[0] and "issues_category" not in counts[0]
+
+
 def test_the_filter_panel_is_folded_unless_a_filter_is_set(client, alice):
     """On a phone the panel would fill the first screen; app.js opens it on wider ones."""
     client.force_login(alice)
