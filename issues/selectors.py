@@ -8,17 +8,22 @@ from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.lookups import DataContains
 from django.core.cache import caches
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
     Exists,
+    Expression,
     F,
     IntegerField,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    TextField,
     Value,
     When,
 )
@@ -146,22 +151,50 @@ def _text_search(q: str) -> Q:
     to UPPER(col) LIKE UPPER(%q%), served by the UPPER(col) indexes (migration
     0002). Hangul has no case: a query without cased letters (most Korean ones)
     skips UPPER() over every description. From three characters on, a plain
-    LIKE is served by the raw-column trigram indexes (migration 0005); a
-    shorter one (a two-syllable word: 민원, 협조) gives pg_trgm no trigram, so
-    every row is read anyway, and a plain substring search (STRPOS, INSTR on
-    SQLite) reads each a third faster than LIKE's pattern matcher.
+    LIKE is served by the raw-column trigram indexes (migration 0005). A
+    shorter one (a two-syllable word: 민원, 협조) gives pg_trgm no trigram; it
+    is matched with STRPOS (INSTR on SQLite), which reads a row a third faster
+    than LIKE's pattern matcher, and on PostgreSQL a two-character one also
+    with the index of every issue's two-character pieces (migration 0013):
+    the planner reads the rows that hold it instead of the whole table.
     """
     if q.upper() != q.lower():
         return Q(title__icontains=q) | Q(description__icontains=q)
-    if len(q) < TRIGRAM:
-        return Q(GreaterThan(StrIndex("title", Value(q)), 0)) | Q(
-            GreaterThan(StrIndex("description", Value(q)), 0)
+    if len(q) >= TRIGRAM:
+        return Q(title__contains=q) | Q(description__contains=q)
+    found = Q(GreaterThan(StrIndex("title", Value(q)), 0)) | Q(
+        GreaterThan(StrIndex("description", Value(q)), 0)
+    )
+    if len(q) == 2 and connection.vendor == "postgresql":
+        # The bigram narrows; STRPOS stays the match (a piece may span the
+        # title's end and the description's start).
+        found &= Q(
+            DataContains(SearchBigrams(), Value([q], output_field=SearchBigrams.output_field))
         )
-    return Q(title__contains=q) | Q(description__contains=q)
+    return found
 
 
 # pg_trgm's unit: a LIKE pattern shorter than this gives its indexes nothing to look up.
 TRIGRAM = 3
+
+
+class SearchBigrams(Expression):
+    """``issues_issue.search_bigrams``, the column PostgreSQL generates from an
+    issue's title and description (migration 0013); the model does not declare
+    it, so Django never writes it. Compiled against the issues table's alias of
+    the query it is in."""
+
+    output_field = ArrayField(TextField())
+
+    def resolve_expression(
+        self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False
+    ):
+        resolved = self.copy()
+        resolved.alias = query.get_initial_alias()
+        return resolved
+
+    def as_sql(self, compiler, connection):
+        return f"{compiler.quote_name_unless_alias(self.alias)}.search_bigrams", []
 
 
 def _waiting_cooperations(agency_id):
