@@ -110,6 +110,12 @@ class IssueQuerySet(models.QuerySet["Issue"]):
 
 
 class Issue(models.Model):
+    # On PostgreSQL the table also holds ``search_bigrams``, generated from the
+    # title and description (migration 0013; not declared here, Django never
+    # reads or writes it). PostgreSQL refuses to change the type of a column a
+    # generated column reads: a migration that alters either field's type or
+    # length must drop ``search_bigrams`` before and add it back after
+    # (0013's ``BACKWARDS`` and ``FORWARDS`` statements).
     title = models.CharField(_("Title"), max_length=200)
     description = models.TextField(
         _("Description"), blank=True, help_text=_("Markdown is supported.")

@@ -193,6 +193,12 @@ class SearchBigrams(Expression):
         resolved.alias = query.get_initial_alias()
         return resolved
 
+    def relabeled_clone(self, change_map):
+        # Inside a subquery the issues table is renamed (U0): follow it.
+        clone = self.copy()
+        clone.alias = change_map.get(self.alias, self.alias)
+        return clone
+
     def as_sql(self, compiler, connection):
         return f"{compiler.quote_name_unless_alias(self.alias)}.search_bigrams", []
 

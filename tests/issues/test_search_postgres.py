@@ -128,3 +128,14 @@ def test_analyze_keeps_enough_pieces_to_tell_a_rare_word():
         (target,) = cursor.fetchone()
 
     assert target == 1000
+
+
+def test_a_two_syllable_search_works_inside_a_subquery(open_issue, minji):
+    """Inside a subquery Django renames the issues table (U0): the bigram
+    column must follow, or the query names a table that is not there."""
+    from issues.models import Issue
+
+    matches = issue_list(user=minji, filters=IssueFilters(q="인공")).values("pk")
+
+    assert list(Issue.objects.filter(pk__in=matches)) == [open_issue]
+    assert list(Issue.objects.exclude(pk__in=matches)) == []
