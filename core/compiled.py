@@ -149,8 +149,7 @@ class CompiledList:
     ``columns``, a page is ``values_list(*columns)`` tuples, while the count
     reads only the rows' ids, without the joins the columns need. With
     ``compiled=None`` nothing is kept: both are built every time (a query
-    that reads the clock). ``each_page`` is given each page's rows, to add
-    what a prefetch would have.
+    that reads the clock).
     """
 
     def __init__(
@@ -160,10 +159,9 @@ class CompiledList:
         build: Callable[..., QuerySet],
         *values: Value,
         columns: tuple[str, ...] | None = None,
-        each_page: Callable[[list], None] | None = None,
     ) -> None:
         self.compiled, self.shape, self.build, self.values = compiled, shape, build, values
-        self.columns, self.each_page = columns, each_page
+        self.columns = columns
 
     def count(self, *, at_most: int | None = None) -> int:
         """How many rows there are; with ``at_most``, counting stops there
@@ -186,17 +184,13 @@ class CompiledList:
         if not isinstance(index, slice) or index.step is not None:
             raise TypeError("CompiledList takes slices without a step")
         if self.compiled is None:
-            rows = list(self._slice(index, self.values))
-        else:
-            # LIMIT and OFFSET are written into the SQL: each page is a shape.
-            rows = self.compiled.rows(
-                (index.start, index.stop, self.shape),
-                lambda *v: self._slice(index, v),
-                *self.values,
-            )
-        if self.each_page is not None and rows:
-            self.each_page(rows)
-        return rows
+            return list(self._slice(index, self.values))
+        # LIMIT and OFFSET are written into the SQL: each page is a shape.
+        return self.compiled.rows(
+            (index.start, index.stop, self.shape),
+            lambda *v: self._slice(index, v),
+            *self.values,
+        )
 
     def _slice(self, index: slice, values: tuple) -> QuerySet:
         queryset = self.build(*values)
