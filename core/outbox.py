@@ -48,9 +48,9 @@ Adding an outbox (say, for reminders of a cooperation request's deadline):
   (``skipped_field``, when ``withheld_because`` is used), a UUID for the
   Message-ID (default ``uuid.uuid4``, not editable), and a partial index on
   the due time where the sent time is NULL.
-* A subclass of :class:`Outbox` naming those fields, ``purpose`` (or
-  ``purpose_field``), ``message_id_prefix``, ``name``/``names`` and
-  ``logger``, and implementing ``compose``; usually also ``owed`` (what is
+* A subclass of :class:`Outbox` naming those fields where they are not
+  the defaults, ``purpose`` (or ``purpose_field``), ``message_id_prefix``
+  and ``name``/``names``, and implementing ``compose``; usually also ``owed`` (what is
   still worth sending, checked in the claim query itself), ``with_relations``
   (what ``compose`` reads, in a constant number of queries) and ``on_sent``;
   and ``sweep_task``, the dotted path of its Celery task. Keep one instance
@@ -64,11 +64,10 @@ Adding an outbox (say, for reminders of a cooperation request's deadline):
 For example (the names are made up)::
 
     class DueDateReminders(Outbox[DueDateReminder]):
-        model = DueDateReminder
-        skipped_field = "skipped_at"  # due_at, sent_at, message_uuid: the defaults
+        model = DueDateReminder  # due_at, sent_at, skipped_at, message_uuid: the defaults
         message_id_prefix = "due-date"
         purpose = "due_date"
-        name, names, logger = "due-date reminder", "due-date reminders", logger
+        name, names = "due-date reminder", "due-date reminders"
         sweep_task = "issues.tasks.send_due_date_reminders"
 
         def owed(self, now):
@@ -194,7 +193,9 @@ class Outbox(Generic[Row]):
     # The row's columns, by the names most outboxes use.
     due_field: str = "due_at"  # when the row's message is due; NULL: none is owed
     sent_field: str = "sent_at"  # when the SMTP server accepted it
-    skipped_field: str | None = None  # when it was withheld for good (``withheld_because``)
+    # When it was withheld for good (``withheld_because``); None: nothing is
+    # withheld at send time, ``owed`` decides everything.
+    skipped_field: str | None = "skipped_at"
     message_uuid_field: str = "message_uuid"  # a UUID fixed at creation, for the Message-ID
     message_id_prefix: str  # "<{prefix}.{uuid}@domain>"
     # The label of /metrics and /healthz: one for the whole outbox, or a column per row.
@@ -202,6 +203,8 @@ class Outbox(Generic[Row]):
     purpose_field: str | None = None
     name: str  # one row in log lines: "notification"
     names: str  # several: "notification mails"
+    # Where the sweep logs: the module that defines the outbox (``__init_subclass__``),
+    # so an operator filters a sweep's lines by the app that owns it.
     logger: ClassVar[logging.Logger] = logging.getLogger(__name__)
     # Read where used, so a test may shorten them on the outbox's instance.
     lease: timedelta = LEASE
@@ -209,6 +212,11 @@ class Outbox(Generic[Row]):
     # The Celery task that runs this outbox's sweep (queued by ``retry_now``), as a
     # dotted path: the app's tasks module imports the outbox, not the reverse.
     sweep_task: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "logger" not in cls.__dict__:
+            cls.logger = logging.getLogger(cls.__module__)
 
     # --- hooks -------------------------------------------------------------------------
 

@@ -35,7 +35,6 @@ issue restricted in between.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -71,8 +70,6 @@ from meetings.models import AgendaItem, AgendaItemStatus, Meeting, MeetingStatus
 from meetings.reminders import meeting_audience, upcoming_meetings
 
 from .models import DigestDay, DigestDelivery
-
-logger = logging.getLogger(__name__)
 
 SEOUL = ZoneInfo("Asia/Seoul")
 # Items per section; the rest is a count and a link to the list.
@@ -495,11 +492,9 @@ class DigestOutbox(Outbox[DigestDelivery]):
     """``DigestDelivery`` rows: one mail per person per working day."""
 
     model = DigestDelivery
-    skipped_field = "skipped_at"
     message_id_prefix = "digest"
     purpose = "digest"
     name, names = "digest", "digests"
-    logger = logger
     sweep_task = "gwangju_hub.tasks.send_digests"
 
     def with_relations(self, rows: QuerySet[DigestDelivery]) -> QuerySet[DigestDelivery]:

@@ -39,7 +39,6 @@ feature do not all escalate at once). A row of an earlier step still unsent
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
@@ -77,8 +76,6 @@ from .models import (
     Notification,
 )
 from .services import event_record
-
-logger = logging.getLogger(__name__)
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -322,11 +319,9 @@ class DeadlineOutbox(Outbox[DeadlineReminder]):
     """``DeadlineReminder`` rows, each sent once; an escalation also goes on the timeline."""
 
     model = DeadlineReminder
-    skipped_field = "skipped_at"
     message_id_prefix = "deadline"
     purpose_field = "purpose"
     name, names = "deadline reminder", "deadline reminders"
-    logger = logger
     sweep_task = "issues.tasks.send_deadline_reminders"
 
     def owed(self, now: datetime) -> QuerySet[DeadlineReminder]:

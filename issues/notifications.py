@@ -35,7 +35,6 @@ who, at send time, is inactive or may not read the issue.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from django.core.mail import EmailMessage
@@ -48,8 +47,6 @@ from core.outbox import SweepResult as SweepResult  # what deliver_due returns (
 
 from . import rules
 from .models import Cooperation, Event, EventKind, Follow, Issue, Notification
-
-logger = logging.getLogger(__name__)
 
 # Events that reach people beyond the timeline.
 NOTIFYING_KINDS = {
@@ -169,7 +166,6 @@ class NotificationOutbox(Outbox[Notification]):
     message_id_prefix = "notification"
     purpose = PURPOSE
     name, names = "notification", "notification mails"
-    logger = logger
     sweep_task = "issues.tasks.deliver_notifications"
 
     def with_relations(self, rows: QuerySet[Notification]) -> QuerySet[Notification]:

@@ -36,7 +36,6 @@ can tell it is the same message.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.mime.text import MIMEText
@@ -84,8 +83,6 @@ from .models import (
     ReminderNotice,
     ReminderPurpose,
 )
-
-logger = logging.getLogger(__name__)
 
 SEOUL = ZoneInfo("Asia/Seoul")
 
@@ -474,11 +471,11 @@ class ReminderOutbox(Outbox[ReminderDelivery]):
     """``ReminderDelivery`` rows, each sent once; its bell notice comes with the mark."""
 
     model = ReminderDelivery
+    skipped_field = None  # nothing is withheld at send time: ``owed`` decides
     message_uuid_field = "message_id"
     message_id_prefix = "reminder"
     purpose_field = "purpose"
     name, names = "reminder", "reminders"
-    logger = logger
     sweep_task = "meetings.tasks.send_due_reminders"
 
     def owed(self, now: datetime) -> QuerySet[ReminderDelivery]:
