@@ -44,17 +44,19 @@ Adding an outbox (say, for reminders of a cooperation request's deadline):
   moment) under a unique constraint, so planning twice creates it once. It
   inherits :class:`core.models.OutboxRow` (the sweep's lease, attempts,
   backoff and last error) and adds a due time (``due_field``; NULL means
-  nothing is owed), a sent time (``sent_field``), optionally a skipped time
-  (``skipped_field``, when ``withheld_because`` is used), a UUID for the
+  nothing is owed), a sent time (``sent_field``), a skipped time
+  (``skipped_field``, for ``withheld_because``; an outbox that withholds
+  nothing sets it to None and needs no column), a UUID for the
   Message-ID (default ``uuid.uuid4``, not editable), and a partial index on
   the due time where the sent time is NULL.
 * A subclass of :class:`Outbox` naming those fields where they are not
   the defaults, ``purpose`` (or ``purpose_field``), ``message_id_prefix``
-  and ``name``/``names``, and implementing ``compose``; usually also ``owed`` (what is
-  still worth sending, checked in the claim query itself), ``with_relations``
-  (what ``compose`` reads, in a constant number of queries) and ``on_sent``;
-  and ``sweep_task``, the dotted path of its Celery task. Keep one instance
-  in the module (``OUTBOX``).
+  and ``name``/``names``, and implementing ``compose`` (it logs under its
+  own module's name); usually also ``owed`` (what is still worth sending,
+  checked in the claim query itself), ``with_relations`` (what ``compose``
+  reads, in a constant number of queries) and ``on_sent``; and
+  ``sweep_task``, the dotted path of its Celery task. Keep one instance in
+  the module (``OUTBOX``).
 * Something that writes the rows (``bulk_create(..., ignore_conflicts=True)``
   in the change's transaction, or a planning step before ``send``), a
   Celery task and a beat entry that run the sweep, a :class:`SweepCommand`
